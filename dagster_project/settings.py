@@ -1,0 +1,50 @@
+"""Paths and knobs in one place. Environment variables override every default.
+
+``CRM_CIF_DATA_DIR`` moves everything at once; the other variables move one path each.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+
+
+def _path(var: str, default: Path) -> Path:
+    value = os.environ.get(var)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_dir: Path
+    truth_dir: Path
+    warehouse_path: Path
+    serving_path: Path
+    exports_dir: Path
+    default_country_code: str
+    currency: str
+
+    @classmethod
+    def load(cls) -> "Settings":
+        data_dir = _path("CRM_CIF_DATA_DIR", PROJECT_ROOT / "data")
+        return cls(
+            data_dir=data_dir,
+            landing_dir=_path("CRM_CIF_LANDING_DIR", data_dir / "landing"),
+            truth_dir=_path("CRM_CIF_TRUTH_DIR", data_dir / "truth"),
+            warehouse_path=_path("CRM_CIF_WAREHOUSE", data_dir / "warehouse.duckdb"),
+            serving_path=_path("CRM_CIF_SERVING", data_dir / "serving.duckdb"),
+            exports_dir=_path("CRM_CIF_EXPORTS_DIR", data_dir / "exports"),
+            # Calling code used to turn national phone numbers (0803...) into E.164.
+            default_country_code=os.environ.get("CRM_CIF_COUNTRY_CODE", "234"),
+            currency=os.environ.get("CRM_CIF_CURRENCY", "NGN"),
+        )
+
+
+def get_settings() -> Settings:
+    """Read settings now (not at import), so tests can point the pipeline elsewhere."""
+    return Settings.load()
