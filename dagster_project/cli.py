@@ -1,0 +1,161 @@
+"""`crm-cif`: generate the sample world, run the pipeline headless, summarise, open the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from dagster_project.settings import PROJECT_ROOT, get_settings
+
+
+def _dagster_home() -> Path:
+    """One persistent Dagster instance for `crm-cif run` and `crm-cif dev`, so runs show in the UI."""
+    home = get_settings().data_dir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dagster_project.sample_world import WorldConfig, generate_world
+
+    out = Path(args.out).resolve() if args.out else get_settings().data_dir
+    started = time.perf_counter()
+    summary = generate_world(WorldConfig(people=args.people, seed=args.seed, start=args.start, end=args.end,
+                                         out=out, bad_row_rate=args.bad_row_rate))
+    print(f"Sample world of {args.people:,} people written to {out / 'landing'} "
+          f"(ground truth in {out / 'truth'}) in {time.perf_counter() - started:.1f}s")
+    if summary is not None:
+        print(summary)
+    return 0
+
+
+def run_pipeline(job_name: str = "crm_cif_pipeline") -> bool:
+    """Materialize every asset in-process; True when the run succeeded."""
+    _dagster_home()
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    started = time.perf_counter()
+    print(f"Running {job_name} (warehouse {get_settings().warehouse_path}) ...", flush=True)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
+    elapsed = time.perf_counter() - started
+    if result.success:
+        print(f"Pipeline finished in {elapsed:.0f}s.")
+        return True
+    print(f"\nPipeline FAILED after {elapsed:.0f}s.", file=sys.stderr)
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = error.message.strip().splitlines()[0] if error else "unknown error"
+            print(f"  step {event.step_key}: {message}", file=sys.stderr)
+    print("Open the Dagster UI (make dev) for the full logs.", file=sys.stderr)
+    return False
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    ok = run_pipeline(args.job)
+    if ok:
+        from dagster_project.summary import warehouse_summary
+
+        print(warehouse_summary(get_settings().warehouse_path))
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not any(settings.landing_dir.glob("*/*")):
+        print("No landing files yet: generating the default sample world.")
+        cmd_generate(argparse.Namespace(people=args.people, seed=42, start=date(2024, 11, 1), end=date(2026, 10, 31),
+                                        out=str(settings.data_dir), bad_row_rate=0.002))
+    else:
+        print(f"Using the files already in {settings.landing_dir} (delete data/ for a fresh world).")
+    return cmd_run(argparse.Namespace(job="crm_cif_pipeline"))
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from dagster_project.summary import warehouse_summary
+
+    print(warehouse_summary(get_settings().warehouse_path))
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    _dagster_home()
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster) if dagster.exists() else "dagster", "dev", "-m", "dagster_project.definitions",
+               "-h", args.host, "-p", str(args.port)]
+    return subprocess.call(command, cwd=PROJECT_ROOT)
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from dagster_project.sources_doc import render_sources_markdown
+
+    target = PROJECT_ROOT / "docs" / "sources.md"
+    target.write_text(render_sources_markdown(), encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crm-cif", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write the seeded synthetic sample world (landing files + ground truth)")
+    gen.add_argument("--people", type=int, default=5000)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--start", type=_date, default=date(2024, 11, 1))
+    gen.add_argument("--end", type=_date, default=date(2026, 10, 31))
+    gen.add_argument("--out", help="world root: files go to OUT/landing, ground truth to OUT/truth (default: data/)")
+    gen.add_argument("--bad-row-rate", type=float, default=0.002)
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="materialize every asset headless, then print a summary")
+    run.add_argument("--job", default="crm_cif_pipeline", choices=["crm_cif_pipeline", "ingest_new_files", "build_warehouse"])
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="generate the default world if none is landed, run everything, summarise")
+    demo.add_argument("--people", type=int, default=5000)
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("summary", help="print what the warehouse holds").set_defaults(func=cmd_summary)
+
+    dev = sub.add_parser("dev", help="open the Dagster UI on the project")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=cmd_dev)
+
+    sub.add_parser("docs", help="render docs/sources.md from the source registry").set_defaults(func=cmd_docs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""dbt models, seeds and tests as Dagster assets and asset checks.
+
+The dbt project is split in two around the Python identity asset: the models that feed
+identity resolution (seeds, staging, the party records and identifiers), and everything
+that needs a ``party_id``. Asset keys are ``[schema, model]`` so the graph reads by layer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
+
+from dagster_project.settings import DBT_PROJECT_DIR
+
+PRE_IDENTITY = "resource_type:seed path:models/staging int_party_records int_party_identifiers"
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when no manifest exists yet (fresh clone) or under `dagster dev`."""
+    if not dbt_project.manifest_path.exists():
+        dbt_project.preparer.prepare(dbt_project)
+    else:
+        dbt_project.prepare_if_dev()
+    return dbt_project.manifest_path
+
+
+def dbt_executable() -> str:
+    """The dbt beside this interpreter, so the CLI and tests work outside an activated venv."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
+
+
+class LayerTranslator(DagsterDbtTranslator):
+    """Keys models and seeds as ``[schema, name]`` and groups them by layer (schema)."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] in ("model", "seed", "snapshot"):
+            schema = props.get("config", {}).get("schema") or props.get("schema") or "main"
+            return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=schema)
+        return spec
+
+
+TRANSLATOR = LayerTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _with_row_counts(events: list[Any], duckdb: DuckDBResource) -> Iterator[Any]:
+    """Attach row counts once dbt has exited: DuckDB allows no second connection while it runs."""
+    with duckdb.get_connection() as con:
+        for event in events:
+            key = getattr(event, "asset_key", None)
+            if isinstance(event, (dg.Output, dg.AssetMaterialization)) and key is not None and len(key.path) == 2:
+                schema, table = key.path
+                try:
+                    rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+                except Exception:  # noqa: BLE001 - an ephemeral model has no table to count
+                    rows = None
+                if rows is not None:
+                    event = event.with_metadata({**(event.metadata or {}), "dagster/row_count": dg.MetadataValue.int(rows)})
+            yield event
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource) -> Iterator[Any]:
+    os.environ["CRM_CIF_WAREHOUSE"] = duckdb.database  # profiles.yml reads it: one warehouse for both
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    events = list(invocation.stream())
+    yield from _with_row_counts(events, duckdb)
+    if not invocation.is_successful():
+        raise dg.Failure(
+            description="dbt build failed; see the dbt output above for the failing models and tests.",
+        )
+
+
+ensure_manifest()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, select=PRE_IDENTITY,
+            dagster_dbt_translator=TRANSLATOR, name="dbt_staging")
+def dbt_staging_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+    """Seeds, staging (typed, standardised, quarantined) and the identity inputs."""
+    yield from _build(context, dbt, duckdb)
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=PRE_IDENTITY,
+            dagster_dbt_translator=TRANSLATOR, name="dbt_marts")
+def dbt_mart_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+    """Golden record, households, and the marts: everything that needs a party_id."""
+    yield from _build(context, dbt, duckdb)

@@ -1,0 +1,43 @@
+"""Definitions: every asset, check, job, schedule, sensor and resource of crm-cif."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from dagster_project.dbt_assets import dbt_mart_assets, dbt_resource, dbt_staging_assets
+from dagster_project.identity.assets import party_identity
+from dagster_project.ingest.assets import build_ingest_assets
+from dagster_project.ingest.sensors import build_landing_sensor
+from dagster_project.settings import get_settings
+
+ingest_assets = build_ingest_assets()
+all_assets = [*ingest_assets, dbt_staging_assets, party_identity, dbt_mart_assets]
+
+# DuckDB has one writer: every job runs its steps one after another in one process.
+pipeline_job = dg.define_asset_job("crm_cif_pipeline", selection=dg.AssetSelection.all(),
+                                   description="Everything: ingest new files, then staging, identity and marts.",
+                                   executor_def=dg.in_process_executor)
+ingest_job = dg.define_asset_job("ingest_new_files", selection=dg.AssetSelection.groups("raw"),
+                                 description="Load newly landed files into raw.", executor_def=dg.in_process_executor)
+downstream_job = dg.define_asset_job("build_warehouse", selection=dg.AssetSelection.all() - dg.AssetSelection.groups("raw"),
+                                     description="Rebuild staging, identity and marts from raw.",
+                                     executor_def=dg.in_process_executor)
+
+daily_schedule = dg.ScheduleDefinition(name="daily_warehouse_build", job=downstream_job, cron_schedule="0 6 * * *",
+                                       default_status=dg.DefaultScheduleStatus.RUNNING)
+
+
+def resources() -> dict:
+    settings = get_settings()
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    return {"duckdb": DuckDBResource(database=str(settings.warehouse_path)), "dbt": dbt_resource()}
+
+
+defs = dg.Definitions(
+    assets=all_assets,
+    jobs=[pipeline_job, ingest_job, downstream_job],
+    schedules=[daily_schedule],
+    sensors=[build_landing_sensor(ingest_job)],
+    resources=resources(),
+)

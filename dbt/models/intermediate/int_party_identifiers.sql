@@ -1,0 +1,60 @@
+{#-
+    The evidence for deterministic identity: which record carries which exact, normalised
+    identifier. Two records that share an identifier (an account number, an email, an E.164
+    phone) are the same party. Besides the records' own identifiers, a call on which the agent
+    identified the caller ties the caller's phone to the account number.
+
+    Record keys (web user id, app user id, lead id, contact id, org id) are identifiers too,
+    so that touchpoints keyed by them (sessions, app events, opportunities) find their party.
+    Organisation ids are never shared with people: a contact belongs to an organisation, it is
+    not the organisation.
+-#}
+with
+
+records as (
+    select * from {{ ref('int_party_records') }}
+),
+
+record_keys as (
+    select record_id,
+        case
+            when source_system = 'web' then 'web_user_id'
+            when source_system = 'mobile' then 'app_user_id'
+            when source_system = 'marketing' and source_entity = 'leads' then 'lead_id'
+            when source_system = 'sales' and source_entity = 'contacts' then 'contact_id'
+            when source_system = 'sales' and source_entity = 'organisations' then 'org_id'
+        end as id_type,
+        source_key as id_value
+    from records
+    where source_entity <> 'contact_point' and source_system <> 'branch'
+),
+
+identifiers as (
+    select record_id, 'account_number' as id_type, account_number as id_value from records where account_number is not null
+    union all
+    select record_id, 'email', email from records where email is not null and party_type <> 'organisation'
+    union all
+    select record_id, 'phone', phone from records where phone is not null and party_type <> 'organisation'
+    union all
+    select record_id, id_type, id_value from record_keys
+),
+
+identified_calls as (
+    select distinct caller_phone, account_number
+    from {{ ref('stg_callcentre__calls') }}
+    where caller_phone is not null and account_number is not null
+),
+
+call_evidence as (
+    select {{ dbt.concat(["'callcentre:identified_call:'", "caller_phone", "'|'", "account_number"]) }} as record_id,
+        'phone' as id_type, caller_phone as id_value
+    from identified_calls
+    union all
+    select {{ dbt.concat(["'callcentre:identified_call:'", "caller_phone", "'|'", "account_number"]) }},
+        'account_number', account_number
+    from identified_calls
+)
+
+select distinct record_id, id_type, id_value from identifiers
+union all
+select record_id, id_type, id_value from call_evidence

@@ -1,0 +1,43 @@
+{#-
+    Every monetary movement: billing purchases, fees, interest and refunds (the revenue
+    ledger), teller cash movements and web orders. Only billing rows count as revenue, so a web
+    order that billing also charges is not counted twice.
+-#}
+with
+
+movements as (
+    select 'billing' as source_system, 'transactions' as source_entity, txn_id as source_key,
+        account_number as id_value, 'account_number' as id_type,
+        product_code, holding_id, txn_ts as occurred_at, amount, currency, txn_type as transaction_type,
+        channel, true as counts_as_revenue
+    from {{ ref('stg_billing__transactions') }}
+
+    union all
+    select 'branch', 'teller_transactions', txn_id, account_number, 'account_number',
+        null, null, txn_ts, amount, currency, txn_type, 'branch', false
+    from {{ ref('stg_branch__teller_transactions') }}
+
+    union all
+    select 'web', 'orders', order_id, user_id, 'web_user_id',
+        product_code, null, ordered_at, amount, currency, {{ dbt.concat(["'order_'", "status"]) }}, 'web', false
+    from {{ ref('stg_web__orders') }}
+)
+
+select
+    {{ dbt.concat(["m.source_system", "':'", "m.source_entity", "':'", "m.source_key"]) }} as transaction_id,
+    ids.party_id,
+    m.product_code,
+    m.holding_id,
+    m.occurred_at,
+    cast(m.occurred_at as date) as occurred_on,
+    m.amount,
+    m.currency,
+    m.transaction_type,
+    m.channel,
+    m.counts_as_revenue,
+    m.source_system,
+    m.source_entity,
+    m.source_key
+from movements as m
+left join {{ source('integration', 'party_identifiers') }} as ids
+    on ids.id_type = m.id_type and ids.id_value = m.id_value
