@@ -92,6 +92,23 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run one read-only query against the warehouse and print the result."""
+    import duckdb
+
+    warehouse = get_settings().warehouse_path
+    if not warehouse.exists():
+        print(f"No warehouse at {warehouse}: run `make demo` first.", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        try:
+            con.sql(args.query).show(max_rows=args.max_rows)
+        except duckdb.Error as exc:
+            print(f"query failed: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     _dagster_home()
     dagster = Path(sys.executable).parent / "dagster"
@@ -138,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("summary", help="print what the warehouse holds").set_defaults(func=cmd_summary)
+
+    sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--max-rows", type=int, default=40)
+    sql.set_defaults(func=cmd_sql)
 
     dev = sub.add_parser("dev", help="open the Dagster UI on the project")
     dev.add_argument("--host", default="127.0.0.1")
