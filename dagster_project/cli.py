@@ -43,9 +43,9 @@ def run_pipeline(job_name: str = "crm_cif_pipeline") -> bool:
     _dagster_home()
     import dagster as dg
 
-    from dagster_project.definitions import defs
+    from dagster_project.definitions import build_defs
 
-    job = defs.resolve_job_def(job_name)
+    job = build_defs().resolve_job_def(job_name)
     started = time.perf_counter()
     print(f"Running {job_name} (warehouse {get_settings().warehouse_path}) ...", flush=True)
     with dg.DagsterInstance.get() as instance:

@@ -66,7 +66,7 @@ def _with_row_counts(events: list[Any], duckdb: DuckDBResource) -> Iterator[Any]
             if isinstance(event, (dg.Output, dg.AssetMaterialization)) and key is not None and len(key.path) == 2:
                 schema, table = key.path
                 try:
-                    rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+                    rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
                 except Exception:  # noqa: BLE001 - an ephemeral model has no table to count
                     rows = None
                 if rows is not None:

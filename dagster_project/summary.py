@@ -9,7 +9,7 @@ import duckdb
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     try:
-        return int(con.execute(sql).fetchone()[0] or 0)
+        return int(con.execute(sql).fetchall()[0][0] or 0)
     except duckdb.Error:
         return 0
 

@@ -23,8 +23,8 @@ def party_identity(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """Deterministic identity: exact normalised email / phone / account-number links."""
     with duckdb.get_connection() as con:
         stats = resolve_parties(con)
-        xref_rows = con.execute("select count(*) from integration.party_xref").fetchone()[0]
-        id_rows = con.execute("select count(*) from integration.party_identifiers").fetchone()[0]
+        xref_rows = con.execute("select count(*) from integration.party_xref").fetchall()[0][0]
+        id_rows = con.execute("select count(*) from integration.party_identifiers").fetchall()[0][0]
     context.log.info(f"identity: {stats.records} records → {stats.parties} parties {stats.parties_by_type}")
     yield dg.MaterializeResult(
         asset_key=["integration", "party_xref"],

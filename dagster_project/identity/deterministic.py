@@ -50,7 +50,7 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration")
                (row_number() over (order by record_id) - 1)::bigint as node
         from {schema}.int_party_records
     """)
-    n_records = con.execute("select count(*) from _record_nodes").fetchone()[0]
+    n_records = con.execute("select count(*) from _record_nodes").fetchall()[0][0]
     con.execute(f"""
         create or replace temp table _identifier_nodes as
         select id_type, id_value, {n_records} + (row_number() over (order by id_type, id_value) - 1)::bigint as node
@@ -61,10 +61,9 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration")
         from {schema}.int_party_identifiers e
         join _record_nodes r using (record_id)
         join _identifier_nodes i using (id_type, id_value)
-    """).arrow()
-    n_nodes = n_records + con.execute("select count(*) from _identifier_nodes").fetchone()[0]
-    a = edges.column("a").to_numpy()
-    b = edges.column("b").to_numpy()
+    """).fetchnumpy()
+    n_nodes = n_records + con.execute("select count(*) from _identifier_nodes").fetchall()[0][0]
+    a, b = edges["a"], edges["b"]
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes))
     _, labels = connected_components(graph, directed=False)
     con.register("_labels", pa.table({"node": np.arange(n_nodes, dtype=np.int64), "component": labels.astype(np.int64)}))
@@ -81,9 +80,9 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration")
         from _record_nodes r join _labels l using (node)
         group by l.component
     """)
-    anchors = con.execute("select component, anchor from _components").arrow()
-    ids = pa.array([_party_id(x) for x in anchors.column("anchor").to_pylist()], pa.string())
-    con.register("_party_ids", pa.table({"component": anchors.column("component"), "party_id": ids}))
+    anchors = con.execute("select component, anchor from _components").fetchnumpy()
+    ids = pa.array([_party_id(x) for x in anchors["anchor"].tolist()], pa.string())
+    con.register("_party_ids", pa.table({"component": anchors["component"], "party_id": ids}))
 
     con.execute(f"""
         create or replace table {schema}.party_xref as
@@ -114,12 +113,12 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration")
     by_type = dict(con.execute("select party_type, count(*) from _components group by all order by 1").fetchall())
     stats = ResolutionStats(
         records=n_records,
-        identifiers=con.execute("select count(*) from _identifier_nodes").fetchone()[0],
+        identifiers=con.execute("select count(*) from _identifier_nodes").fetchall()[0][0],
         ignored_identifiers=con.execute(
-            f"select count(*) from _id_degree where records > {MAX_RECORDS_PER_IDENTIFIER}").fetchone()[0],
+            f"select count(*) from _id_degree where records > {MAX_RECORDS_PER_IDENTIFIER}").fetchall()[0][0],
         parties=sum(by_type.values()),
         parties_by_type=by_type,
-        largest_party=con.execute("select coalesce(max(records), 0) from _components").fetchone()[0],
+        largest_party=con.execute("select coalesce(max(records), 0) from _components").fetchall()[0][0],
     )
     for name in ("_labels", "_party_ids"):
         con.unregister(name)
