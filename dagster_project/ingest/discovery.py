@@ -1,0 +1,60 @@
+"""Find landing files per registry entity; report files that match none.
+
+A file that matches no entity is never loaded, but it is listed, so a misnamed delivery is
+noticed instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagster_project.sources import SOURCES, Entity
+
+
+@dataclass
+class Discovery:
+    files: dict[str, list[Path]] = field(default_factory=dict)  # Entity.table -> files, name order
+    unknown: list[Path] = field(default_factory=list)  # files matching no entity
+
+    def for_entity(self, entity: Entity) -> list[Path]:
+        return self.files.get(entity.table, [])
+
+    def unknown_for_source(self, source: str, landing_dir: Path) -> list[Path]:
+        """Unknown files under ``<landing>/<source>/`` (or anywhere, for files outside any source)."""
+        out = []
+        for p in self.unknown:
+            parts = p.relative_to(landing_dir).parts
+            if len(parts) > 1 and parts[0] == source:
+                out.append(p)
+        return out
+
+
+def relpath(path: Path, landing_dir: Path) -> str:
+    """Path relative to the landing dir with forward slashes: the ``_source_file`` value."""
+    return Path(path).relative_to(landing_dir).as_posix()
+
+
+def discover(landing_dir: Path | str) -> Discovery:
+    """List every file under the landing dir and assign it to the entity whose pattern it matches.
+
+    Only files directly in ``<landing>/<source>/`` can match; anything else (root files,
+    subfolders, unknown sources, names matching no pattern) is reported as unknown.
+    """
+    landing = Path(landing_dir)
+    result = Discovery(files={e.table: [] for s in SOURCES for e in s.entities})
+    if not landing.is_dir():
+        return result
+    sources = {s.name: s for s in SOURCES}
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+        parts = path.relative_to(landing).parts
+        entity = None
+        if len(parts) == 2 and parts[0] in sources:
+            entity = next((e for e in sources[parts[0]].entities if e.file_pattern.match(parts[1])), None)
+        if entity is None:
+            result.unknown.append(path)
+        else:
+            result.files[entity.table].append(path)
+    for files in result.files.values():
+        files.sort(key=lambda p: p.name)
+    return result
