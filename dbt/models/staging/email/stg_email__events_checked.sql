@@ -1,0 +1,15 @@
+{{ config(materialized='table') }}
+
+{#- email.events: Email engagement events.
+    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
+{{ stage_entity(
+    source('email', 'email__events'),
+    key=['event_id'],
+    columns={
+        'event_id':      'string',
+        'email_address': 'email',
+        'campaign_code': 'string',
+        'event_type':    {'kind': 'code', 'values': ['send', 'open', 'click', 'bounce', 'unsubscribe']},
+        'event_ts':      'event_timestamp',
+    },
+) }}

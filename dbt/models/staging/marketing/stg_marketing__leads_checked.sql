@@ -1,0 +1,19 @@
+{{ config(materialized='table') }}
+
+{#- marketing.leads: Prospects captured by campaigns, events and association schemes.
+    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
+{{ stage_entity(
+    source('marketing', 'marketing__leads'),
+    key=['lead_id'],
+    columns={
+        'lead_id':                    'string',
+        'first_name':                 'name',
+        'last_name':                  'name',
+        'email':                      'email',
+        'phone':                      'phone',
+        'campaign_code':              'string',
+        'scheme_code':                'string',
+        'referred_by_account_number': 'string',
+        'captured_at':                'event_timestamp',
+    },
+) }}

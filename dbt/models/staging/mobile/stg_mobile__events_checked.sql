@@ -1,0 +1,16 @@
+{{ config(materialized='table') }}
+
+{#- mobile.events: In-app events.
+    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
+{{ stage_entity(
+    source('mobile', 'mobile__events'),
+    key=['event_id'],
+    columns={
+        'event_id':    'string',
+        'app_user_id': 'string',
+        'device_id':   'string',
+        'event_ts':    'event_timestamp',
+        'event_type':  {'kind': 'code', 'values': ['login', 'view_product', 'transfer', 'bill_payment', 'support_chat']},
+        'screen':      'string',
+    },
+) }}

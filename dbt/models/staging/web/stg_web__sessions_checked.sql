@@ -1,0 +1,16 @@
+{{ config(materialized='table') }}
+
+{#- web.sessions: Logged-in web sessions.
+    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
+{{ stage_entity(
+    source('web', 'web__sessions'),
+    key=['session_id'],
+    columns={
+        'session_id':   'string',
+        'user_id':      'string',
+        'started_at':   'event_timestamp',
+        'ended_at':     'event_timestamp',
+        'pages_viewed': 'integer',
+        'device_type':  {'kind': 'code', 'values': ['desktop', 'tablet', 'mobile_browser']},
+    },
+) }}
