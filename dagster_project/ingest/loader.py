@@ -131,6 +131,7 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir: P
     is retried on the next run.
     """
     landing = Path(landing_dir).resolve()
+    con.execute("SET enable_progress_bar = false")  # big loads would print bars into run logs
     ensure_raw_schema(con)
     batch_id = batch_id or new_batch_id()
     if files is None:
