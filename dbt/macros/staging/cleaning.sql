@@ -37,9 +37,10 @@
 
 {#- A phone number in E.164 (+<country code><number>), NULL unless it has 8-15 digits.
     '+234 803 123 4567', '2348031234567', '08031234567', '0803-123-4567', '(0803) 123 4567'
-    and '+234 (0)803 123 4567' all become '+2348031234567'. A national number (leading 0,
-    or at most 10 digits without a country code) gets var('default_country_code'); '00' is
-    the international prefix; a trunk 0 right after the default country code is dropped. -#}
+    and '+234 (0)803 123 4567' all become '+2348031234567'. A national number (a leading 0
+    and 7+ more digits, or 7-10 digits without a country code) gets
+    var('default_country_code'); '00' is the international prefix; a trunk 0 right after the
+    default country code is dropped; anything shorter (e.g. '12345') is NULL. -#}
 {% macro normalize_phone(expr) -%}
     {%- set cc = var('default_country_code') | string -%}
     {%- set digits = crm_cif.regex_replace_all(expr, '[^0-9]', '') -%}
@@ -48,9 +49,9 @@
             when {{ digits }} like '{{ cc }}0%' then {{ dbt.concat(["'" ~ cc ~ "'", 'substr(' ~ digits ~ ', ' ~ (cc | length + 2) ~ ')']) }}
             when trim({{ expr }}) like '+%' then {{ digits }}
             when {{ digits }} like '00%' then substr({{ digits }}, 3)
-            when {{ digits }} like '0%' then {{ dbt.concat(["'" ~ cc ~ "'", 'substr(' ~ digits ~ ', 2)']) }}
+            when {{ digits }} like '0%' and length({{ digits }}) >= 8 then {{ dbt.concat(["'" ~ cc ~ "'", 'substr(' ~ digits ~ ', 2)']) }}
             when {{ digits }} like '{{ cc }}%' then {{ digits }}
-            when length({{ digits }}) <= 10 then {{ dbt.concat(["'" ~ cc ~ "'", digits]) }}
+            when length({{ digits }}) between 7 and 10 then {{ dbt.concat(["'" ~ cc ~ "'", digits]) }}
             else {{ digits }}
         end
     {%- endset -%}

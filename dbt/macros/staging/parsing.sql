@@ -67,9 +67,25 @@
 {%- endmacro %}
 
 
+{#- A cast that gives NULL instead of failing. dbt-duckdb's dbt.safe_cast is a plain cast
+    (which fails on bad text), so DuckDB gets try_cast; other engines use dbt.safe_cast
+    (dbt-spark: try_cast / a cast that is NULL on failure outside ANSI mode). -#}
+{% macro safe_cast(expr, type) -%}
+    {{ return(adapter.dispatch('safe_cast', 'crm_cif')(expr, type)) }}
+{%- endmacro %}
+
+{% macro duckdb__safe_cast(expr, type) -%}
+    try_cast({{ expr }} as {{ type }})
+{%- endmacro %}
+
+{% macro default__safe_cast(expr, type) -%}
+    {{ dbt.safe_cast(expr, type) }}
+{%- endmacro %}
+
+
 {#- Amounts: DECIMAL(18,2) (COMMON.md typing). -#}
 {% macro parse_decimal(expr) -%}
-    {{ dbt.safe_cast(expr, 'decimal(18,2)') }}
+    {{ crm_cif.safe_cast(expr, 'decimal(18,2)') }}
 {%- endmacro %}
 
 
@@ -77,6 +93,6 @@
 {% macro parse_integer(expr) -%}
     case
         when {{ crm_cif.regex_matches('trim(' ~ expr ~ ')', '^[+-]?[0-9]+([.]0*)?$') }}
-            then {{ dbt.safe_cast('trim(' ~ expr ~ ')', dbt.type_bigint()) }}
+            then {{ crm_cif.safe_cast('trim(' ~ expr ~ ')', dbt.type_bigint()) }}
     end
 {%- endmacro %}
