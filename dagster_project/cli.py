@@ -118,11 +118,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from dagster_project.sources_doc import render_sources_markdown
+    from dagster_project.sources_doc import DOC_PATH, write_sources_markdown
 
-    target = PROJECT_ROOT / "docs" / "sources.md"
-    target.write_text(render_sources_markdown(), encoding="utf-8")
-    print(f"wrote {target}")
+    write_sources_markdown(DOC_PATH)
+    print(f"wrote {DOC_PATH}")
     return 0
 
 

@@ -5,9 +5,9 @@ identity resolution (seeds, staging, the party records and identifiers), and eve
 that needs a ``party_id``. Asset keys are ``[schema, model]`` so the graph reads by layer.
 """
 
-from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,19 +24,25 @@ PRE_IDENTITY = "resource_type:seed path:models/staging int_party_records int_par
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def ensure_manifest() -> Path:
-    """Parse the dbt project when no manifest exists yet (fresh clone) or under `dagster dev`."""
-    if not dbt_project.manifest_path.exists():
-        dbt_project.preparer.prepare(dbt_project)
-    else:
-        dbt_project.prepare_if_dev()
-    return dbt_project.manifest_path
-
-
 def dbt_executable() -> str:
     """The dbt beside this interpreter, so the CLI and tests work outside an activated venv."""
     candidate = Path(sys.executable).parent / "dbt"
     return str(candidate) if candidate.exists() else "dbt"
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when no manifest exists yet (fresh clone) or under `dagster dev`.
+
+    dagster-dbt's own preparer looks for `dbt` on PATH, which fails outside an activated venv.
+    """
+    if dbt_project.manifest_path.exists() and not dbt_project.preparer.using_dagster_dev():
+        return dbt_project.manifest_path
+    command = [dbt_executable(), "--quiet", "parse", "--project-dir", str(DBT_PROJECT_DIR),
+               "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(dbt_project.target_path)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
+    if result.returncode != 0 or not dbt_project.manifest_path.exists():
+        raise RuntimeError(f"dbt parse failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
+    return dbt_project.manifest_path
 
 
 def dbt_resource() -> DbtCliResource:
@@ -76,6 +82,9 @@ def _with_row_counts(events: list[Any], duckdb: DuckDBResource) -> Iterator[Any]
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource) -> Iterator[Any]:
     os.environ["CRM_CIF_WAREHOUSE"] = duckdb.database  # profiles.yml reads it: one warehouse for both
+    # A test whose parents span both dbt assets (a mart tested against a seed) runs with the
+    # later asset only: "buildable" picks tests whose parents are all selected or upstream.
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     events = list(invocation.stream())
     yield from _with_row_counts(events, duckdb)

@@ -36,7 +36,7 @@ def build_defs() -> dg.Definitions:
         assets=all_assets,
         jobs=[pipeline_job, ingest_job, downstream_job],
         schedules=[daily_schedule],
-        sensors=[build_landing_sensor(ingest_job)],
+        sensors=[build_landing_sensor(ingest_job, default_status=dg.DefaultSensorStatus.RUNNING)],
         resources={"duckdb": DuckDBResource(database=str(settings.warehouse_path)), "dbt": dbt_resource()},
     )
 

@@ -23,7 +23,7 @@ products as (
 
 revenue as (
     select party_id,
-        sum(amount) as revenue_to_date,
+        cast(sum(amount) as decimal(18, 2)) as revenue_to_date,
         count(*) as revenue_transactions,
         max(occurred_at) as last_transaction_at
     from {{ ref('fct_transactions') }}
@@ -47,9 +47,9 @@ touchpoints as (
 
 cases as (
     select party_id,
-        sum(case when is_open then 1 else 0 end) as open_cases,
-        sum(case when is_open and is_complaint then 1 else 0 end) as open_complaints,
-        sum(case when is_complaint then 1 else 0 end) as complaints_total
+        count(case when is_open then 1 end) as open_cases,
+        count(case when is_open and is_complaint then 1 end) as open_complaints,
+        count(case when is_complaint then 1 end) as complaints_total
     from {{ ref('fct_service_cases') }}
     where party_id is not null
     group by party_id
@@ -85,7 +85,7 @@ select
     c.acquisition_campaign,
     c.active_holdings,
     p.active_products,
-    coalesce(r.revenue_to_date, 0) as revenue_to_date,
+    coalesce(r.revenue_to_date, cast(0 as decimal(18, 2))) as revenue_to_date,
     coalesce(r.revenue_transactions, 0) as revenue_transactions,
     r.last_transaction_at,
     coalesce(t.interactions_total, 0) as interactions_total,

@@ -17,7 +17,7 @@ golden as (
 holdings as (
     select party_id,
         count(*) as holdings_ever,
-        sum(case when is_active then 1 else 0 end) as active_holdings,
+        count(case when is_active then 1 end) as active_holdings,
         min(start_date) as customer_since
     from {{ ref('int_holdings_current') }}
     where party_id is not null
