@@ -176,6 +176,7 @@ def _entity_models(entity: Entity) -> list[dict[str, Any]]:
     return [
         {
             "name": checked_model_name(entity),
+            "config": {"materialized": "table"},
             "description": (
                 f"Every raw row of {entity.table}, typed and standardised, with its quarantine "
                 "reasons (NULL when accepted)."

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- billing.holdings: Product holdings; a row when opened and when changed or closed.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('billing', 'billing__holdings'),
     key=['holding_id', 'updated_at'],

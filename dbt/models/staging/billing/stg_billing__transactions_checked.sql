@@ -1,8 +1,4 @@
-{{ config(materialized='table') }}
-
-{#- billing.transactions: Purchases, payments and charges.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity).
-    The amount is signed: purchases, fees and interest must be positive, refunds negative. -#}
+{#- billing.transactions: the amount is signed; purchases, fees and interest must be positive, refunds negative. -#}
 {{ stage_entity(
     source('billing', 'billing__transactions'),
     key=['txn_id'],

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- branch.customers: Customer master records; a row is written when a customer is opened or any attribute changes (address move, new phone, surname change).
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('branch', 'branch__customers'),
     key=['account_number', 'updated_at'],

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- branch.teller_transactions: Cash and cheque transactions at the counter.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('branch', 'branch__teller_transactions'),
     key=['txn_id'],

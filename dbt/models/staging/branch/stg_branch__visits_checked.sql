@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- branch.visits: Customer visits to a branch counter.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('branch', 'branch__visits'),
     key=['visit_id'],

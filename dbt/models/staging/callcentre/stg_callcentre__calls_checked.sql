@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- callcentre.calls: Inbound calls.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('callcentre', 'callcentre__calls'),
     key=['call_id'],

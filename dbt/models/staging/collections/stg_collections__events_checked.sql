@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- collections.events: Collections events.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('collections', 'collections__events'),
     key=['event_id'],

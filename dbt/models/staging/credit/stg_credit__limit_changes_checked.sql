@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- credit.limit_changes: Limit increase/decrease requests with the decision.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('credit', 'credit__limit_changes'),
     key=['change_id'],

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- email.events: Email engagement events.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('email', 'email__events'),
     key=['event_id'],

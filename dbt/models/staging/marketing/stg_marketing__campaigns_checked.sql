@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- marketing.campaigns: Campaign master; a row when a campaign is created or changed.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('marketing', 'marketing__campaigns'),
     key=['campaign_code', 'updated_at'],

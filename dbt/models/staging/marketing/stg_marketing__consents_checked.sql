@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- marketing.consents: Consent and opt-out decisions per contact point.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('marketing', 'marketing__consents'),
     key=['consent_id'],

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- marketing.leads: Prospects captured by campaigns, events and association schemes.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('marketing', 'marketing__leads'),
     key=['lead_id'],

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- mobile.events: In-app events.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('mobile', 'mobile__events'),
     key=['event_id'],

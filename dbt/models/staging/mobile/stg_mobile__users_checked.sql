@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- mobile.users: App registrations; a row on registration and on each profile change.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('mobile', 'mobile__users'),
     key=['app_user_id', 'updated_at'],

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- sales.account_plans: Key-account plans with yearly target values.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('sales', 'sales__account_plans'),
     key=['plan_id'],

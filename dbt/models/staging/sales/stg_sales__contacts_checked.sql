@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- sales.contacts: Contact people at organisations.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('sales', 'sales__contacts'),
     key=['contact_id', 'updated_at'],

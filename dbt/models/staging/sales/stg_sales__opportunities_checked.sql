@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- sales.opportunities: Sales opportunities with organisations or individuals.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('sales', 'sales__opportunities'),
     key=['opportunity_id', 'updated_at'],

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- sales.organisations: Business accounts; a row when created or changed.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('sales', 'sales__organisations'),
     key=['org_id', 'updated_at'],

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- sales.proposals: Proposals sent for opportunities.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('sales', 'sales__proposals'),
     key=['proposal_id'],

@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- sales.schemes: Association membership schemes through which members enrol.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('sales', 'sales__schemes'),
     key=['scheme_code'],

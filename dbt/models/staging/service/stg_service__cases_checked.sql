@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- service.cases: Service cases; a row when opened and when updated or closed.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('service', 'service__cases'),
     key=['case_id', 'updated_at'],

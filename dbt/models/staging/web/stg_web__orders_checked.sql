@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- web.orders: Products ordered online.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('web', 'web__orders'),
     key=['order_id'],

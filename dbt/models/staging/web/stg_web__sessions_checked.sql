@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- web.sessions: Logged-in web sessions.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('web', 'web__sessions'),
     key=['session_id'],

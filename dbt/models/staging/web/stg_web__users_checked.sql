@@ -1,7 +1,3 @@
-{{ config(materialized='table') }}
-
-{#- web.users: Registered web users; a row on registration and on each profile change.
-    Every raw row, typed and standardised, with its quarantine reasons (macro stage_entity). -#}
 {{ stage_entity(
     source('web', 'web__users'),
     key=['user_id', 'updated_at'],
