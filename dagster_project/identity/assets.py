@@ -1,6 +1,5 @@
 """The identity asset: turns the dbt identity inputs into party ids."""
 
-from __future__ import annotations
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
