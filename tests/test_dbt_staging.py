@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import AssetKey
+from dagster_dbt import DagsterDbtTranslator
 
 from dagster_project import dbt_sources_yml
 from dagster_project.settings import DBT_PROJECT_DIR
@@ -323,8 +325,12 @@ def test_stg_quarantine_covers_every_entity(warehouse: Path) -> None:
     assert sorted(parents) == sorted(f"model.crm_cif.stg_{e.table}_checked" for e in ENTITIES)
     sources = {k: v for k, v in manifest["sources"].items() if v["schema"] == "raw"}
     assert len(sources) == len(ENTITIES)
-    for node in sources.values():
+    translator = DagsterDbtTranslator()
+    for unique_id, node in sources.items():
         assert node["config"]["meta"]["dagster"]["asset_key"] == ["raw", node["name"]]
+        # dagster-dbt keys the source as the ingest asset that writes the raw table.
+        key = translator.get_asset_spec(manifest, unique_id, None).key
+        assert key == AssetKey(["raw", node["name"]])
 
 
 def test_staging_builds_on_empty_raw_tables(tmp_path: Path) -> None:
