@@ -70,22 +70,22 @@
 {#- A cast that gives NULL instead of failing. dbt-duckdb's dbt.safe_cast is a plain cast
     (which fails on bad text), so DuckDB gets try_cast; other engines use dbt.safe_cast
     (dbt-spark: try_cast / a cast that is NULL on failure outside ANSI mode). -#}
-{% macro safe_cast(expr, type) -%}
-    {{ return(adapter.dispatch('safe_cast', 'crm_cif')(expr, type)) }}
+{% macro cast_or_null(expr, type) -%}
+    {{ return(adapter.dispatch('cast_or_null', 'crm_cif')(expr, type)) }}
 {%- endmacro %}
 
-{% macro duckdb__safe_cast(expr, type) -%}
+{% macro duckdb__cast_or_null(expr, type) -%}
     try_cast({{ expr }} as {{ type }})
 {%- endmacro %}
 
-{% macro default__safe_cast(expr, type) -%}
+{% macro default__cast_or_null(expr, type) -%}
     {{ dbt.safe_cast(expr, type) }}
 {%- endmacro %}
 
 
 {#- Amounts: DECIMAL(18,2) (COMMON.md typing). -#}
 {% macro parse_decimal(expr) -%}
-    {{ crm_cif.safe_cast(expr, 'decimal(18,2)') }}
+    {{ crm_cif.cast_or_null(expr, 'decimal(18,2)') }}
 {%- endmacro %}
 
 
@@ -93,6 +93,6 @@
 {% macro parse_integer(expr) -%}
     case
         when {{ crm_cif.regex_matches('trim(' ~ expr ~ ')', '^[+-]?[0-9]+([.]0*)?$') }}
-            then {{ crm_cif.safe_cast('trim(' ~ expr ~ ')', dbt.type_bigint()) }}
+            then {{ crm_cif.cast_or_null('trim(' ~ expr ~ ')', dbt.type_bigint()) }}
     end
 {%- endmacro %}
