@@ -7,8 +7,10 @@ and checks exact results. A second warehouse with empty raw tables must build gr
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date, datetime
@@ -339,3 +341,47 @@ def test_staging_builds_on_empty_raw_tables(tmp_path: Path) -> None:
         create_raw_tables(con)
     build_staging(path, tmp_path)
     assert query(path, "SELECT count(*) FROM staging.stg_quarantine") == [(0,)]
+
+
+KINDS_BY_TYPE = {
+    "string": {"string", "name", "email", "phone", "contact_point", "upper", "code",
+               "product_code", "branch_code", "channel_code"},
+    "date": {"date", "event_date", "birth_date"},
+    "timestamp": {"timestamp", "event_timestamp"},
+    "decimal": {"decimal", "amount"},
+    "integer": {"integer"},
+    "boolean": {"boolean"},
+}
+SEED_KINDS = {"products": "product_code", "branches": "branch_code", "channels": "channel_code"}
+
+
+def model_column_specs(entity) -> dict[str, dict]:
+    """The `columns={...}` of a _checked model (Jinja literals are Python literals)."""
+    path = DBT_PROJECT_DIR / "models" / "staging" / entity.source / f"stg_{entity.table}_checked.sql"
+    text = path.read_text(encoding="utf-8")
+    body = re.search(r"columns=(\{.*?\n    \})", text, re.S).group(1)
+    specs = ast.literal_eval(body)
+    return {name: spec if isinstance(spec, dict) else {"kind": spec} for name, spec in specs.items()}
+
+
+@pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.table)
+def test_model_rules_follow_the_registry(entity) -> None:
+    """Each model's column kinds agree with the registry: types, codes, seeds, contact points."""
+    specs = model_column_specs(entity)
+    assert list(specs) == entity.column_names
+    for column in entity.columns:
+        spec = specs[column.name]
+        assert spec["kind"] in KINDS_BY_TYPE[column.type], column.name
+        assert (spec["kind"] == "code") == bool(column.accepted_values), column.name
+        if column.accepted_values:
+            assert tuple(spec["values"]) == column.accepted_values, column.name
+        reference = dbt_sources_yml.seed_reference(column)
+        assert spec["kind"] == (SEED_KINDS[reference[0]] if reference else spec["kind"]), column.name
+        if spec["kind"] in SEED_KINDS.values():
+            assert reference, column.name
+        if column.role in ("email", "phone"):
+            assert spec["kind"] == column.role, column.name
+        if column.role in ("contact_point", "typed_ref"):
+            assert spec["kind"] == "contact_point", column.name
+        if column.role == "date_of_birth":
+            assert spec["kind"] == "birth_date", column.name
