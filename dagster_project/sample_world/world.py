@@ -338,6 +338,9 @@ def _organisations(w: World) -> None:
     w.org_created = np.where(rng.random(k) < 0.8, w.start - rng.integers(30, 3000, k), w.start + rng.integers(0, span, k))
     w.org_created = np.minimum(w.org_created, w.org_scheme_day - 1)
     w.org_key_account = rng.random(k) < 0.3
+    # small worlds still get one employer scheme and one key account (the largest employer)
+    w.org_scheme[0] = True
+    w.org_key_account[0] = True
     # employees: ~18% of people work for one of the organisations (Zipf-ish sizes)
     weights = 1.0 / (np.arange(k) + 3.0)
     employed = rng.random(n) < 0.18
