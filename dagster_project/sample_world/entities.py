@@ -170,7 +170,7 @@ def branch_visits(ctx: Context) -> EntityData:
     rng = w.cfg.rng(e.table)
     a1, b1, a2, b2 = ctx.windows
     who = np.flatnonzero(w.customer & w.uses_branch)
-    rate = np.where(w.uses_web[who] | w.uses_app[who], 0.008, 0.016)
+    rate = np.where(w.uses_web[who] | w.uses_app[who], 0.011, 0.02)
     p1, s1 = poisson_events(rng, who, rate, a1[who], b1[who], (8, 16))
     wb = who[w.won_back[who] != NULL]
     p2, s2 = poisson_events(rng, wb, 0.01, a2[wb], b2[wb], (8, 16))
@@ -275,9 +275,9 @@ def web_sessions(ctx: Context) -> EntityData:
     a1, b1, a2, b2 = ctx.windows
     who = np.flatnonzero(ctx.web_user >= 0)
     start = np.maximum(a1[who], w.web_reg[who])
-    p1, s1 = poisson_events(rng, who, np.where(w.customer[who], 0.025, 0.006), start, b1[who], (6, 24))
+    p1, s1 = poisson_events(rng, who, np.where(w.customer[who], 0.045, 0.01), start, b1[who], (6, 24))
     wb = who[w.won_back[who] != NULL]
-    p2, s2 = poisson_events(rng, wb, 0.025, a2[wb], b2[wb], (6, 24))
+    p2, s2 = poisson_events(rng, wb, 0.045, a2[wb], b2[wb], (6, 24))
     p, sec = np.concatenate([p1, p2]), np.concatenate([s1, s2])
     order = np.argsort(sec, kind="stable")
     p, sec = p[order], sec[order]
@@ -390,10 +390,10 @@ def mobile_events(ctx: Context) -> EntityData:
     a1, b1, a2, b2 = ctx.windows
     who = np.flatnonzero(ctx.app_user >= 0)
     start = np.maximum(a1[who], w.app_reg[who])
-    rate = np.where(w.customer[who], 0.05, 0.01) * rng.gamma(2.0, 0.5, len(who))
+    rate = np.where(w.customer[who], 0.11, 0.02) * rng.gamma(2.0, 0.5, len(who))
     p1, s1 = poisson_events(rng, who, rate, start, b1[who], (6, 24))
     wb = who[w.won_back[who] != NULL]
-    p2, s2 = poisson_events(rng, wb, 0.05, a2[wb], b2[wb], (6, 24))
+    p2, s2 = poisson_events(rng, wb, 0.11, a2[wb], b2[wb], (6, 24))
     p, sec = np.concatenate([p1, p2]), np.concatenate([s1, s2])
     order = np.argsort(sec, kind="stable")
     p, sec = p[order], sec[order]
@@ -524,7 +524,7 @@ def email_events(ctx: Context) -> EntityData:
         if send_day > w.end:
             continue
         pool = np.flatnonzero(eligible & (consent_day <= send_day))
-        share = 0.35 if c.objective[ci] == 0 else 0.25
+        share = 0.5 if c.objective[ci] == 0 else 0.35
         r = pool[rng.random(len(pool)) < share]
         if c.objective[ci] == 3:  # win-back mails go to former customers only
             r = r[(w.attrited[r] != NULL) & (w.attrited[r] < send_day)]

@@ -87,7 +87,7 @@ def write_truth(w: World, purchases: Purchases, record_maps: list[tuple[str, str
         "purchase_value_in_period": pa.array(np.round(spend, 2)),
     })
     meta = {b"gamma_gamma": f"p={w.gg[0]},q={w.gg[1]},gamma={w.gg[2]}".encode(),
-            b"purchase_process": b"BG/NBD: lambda ~ Gamma(1.5, rate 60); p_dropout ~ Beta(0.4, 25); "
+            b"purchase_process": b"BG/NBD: lambda ~ Gamma(shape 1.5, rate 45); p_dropout ~ Beta(0.4, 25); "
                                  b"purchases counted inside the period only"}
     pq.write_table(persons.replace_schema_metadata(meta), truth / "persons.parquet")
 

@@ -476,7 +476,7 @@ def _lifecycle(w: World) -> None:
     uses_branch = rng.random(n) < np.where(uses_web | uses_app, 0.35, 0.8)
     caller = rng.random(n) < 0.3
     # purchase process (BG/NBD + Gamma-Gamma), per person
-    lam = rng.gamma(1.5, 1 / (1.5 * 40), n)  # purchases per day while alive
+    lam = rng.gamma(1.5, 1 / (1.5 * 30), n)  # purchases per day while alive
     p_drop = rng.beta(0.4, 25, n)
     gg_p, gg_q, gg_gamma = 4.0, 3.0, 15000.0
     nu = rng.gamma(gg_q, 1 / gg_gamma, n)
