@@ -42,7 +42,7 @@ def _hashes(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("world")
-    generate_world(WorldConfig(people=800, seed=7, start=START, end=END, out=out, bad_row_rate=0.02))
+    generate_world(WorldConfig(people=800, seed=7, start=START, end=END, out=out, bad_row_rate=0.04))
     return out
 
 

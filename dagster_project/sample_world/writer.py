@@ -48,7 +48,10 @@ def _kinds(e: Entity, data: EntityData) -> list[tuple[str, list[str]]]:
     amounts = [c.name for c in e.columns if c.type == "decimal" and c.name in AMOUNT_COLUMNS]
     if amounts and data.neg_ok is not None and data.neg_ok.any():
         kinds.append(("NEGATIVE_AMOUNT", amounts))
-    codes = [c.name for c in e.columns if c.accepted_values or c.name in SEED_CODE_COLUMNS]
+    # txn_type decides which amount sign is valid: an unknown type there could also read as a
+    # sign error, so it is never the corrupted code (one defect, one reason)
+    codes = [c.name for c in e.columns if (c.accepted_values or c.name in SEED_CODE_COLUMNS)
+             and not (e.table == "billing__transactions" and c.name == "txn_type")]
     if codes:
         kinds.append(("UNKNOWN_CODE", codes))
     kinds.append(("MISSING_KEY", [e.key[0]]))
