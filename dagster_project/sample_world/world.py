@@ -471,8 +471,8 @@ def _lifecycle(w: World) -> None:
     acct = np.where(customer, affine(np.arange(n), modulus, 2654435761, 7_000_000_123), NULL)
 
     # channel habits
-    uses_web = rng.random(n) < 0.5
-    uses_app = rng.random(n) < 0.5
+    uses_web = rng.random(n) < 0.6
+    uses_app = rng.random(n) < 0.6
     uses_branch = rng.random(n) < np.where(uses_web | uses_app, 0.35, 0.8)
     caller = rng.random(n) < 0.3
     # purchase process (BG/NBD + Gamma-Gamma), per person
@@ -507,8 +507,8 @@ def _channel_registrations(w: World) -> None:
         day = np.where(pros, w.lead_day + rng.integers(0, 30, n), day)
         return np.where(day > end, NULL, day)
 
-    w.arrays["web_reg"] = reg(w.uses_web, 0.35)
-    w.arrays["app_reg"] = reg(w.uses_app, 0.15)
+    w.arrays["web_reg"] = reg(w.uses_web, 0.5)
+    w.arrays["app_reg"] = reg(w.uses_app, 0.35)
 
 
 # ---------------------------------------------------------------------------- holdings
