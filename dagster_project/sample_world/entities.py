@@ -110,7 +110,8 @@ def _names(w: World, rng, person, day, rec, n_rec, **kw):
     return first, last
 
 
-def _emails(w: World, rng, person, day, rec, n_rec, missing: float, **kw) -> pa.Array:
+def _emails(w: World, rng, person, day, rec, n_rec, missing, **kw) -> pa.Array:
+    """``missing``: share of records without an email (a number, or one per record)."""
     idx = email_index(w, person, day)
     idx = np.where((rng.random(n_rec) < missing)[rec], -1, idx)
     arr = DictCol(w.emails, idx).render(np.arange(len(idx)))
@@ -153,8 +154,9 @@ def branch_customers(ctx: Context) -> EntityData:
         "address_line": DictCol(w.addr_lines, addr),
         "city": DictCol([c[0] for c in vocab.CITIES], w.addr_city[addr]),
         "postcode": IntCol(w.addr_post[addr]),
-        "phone": StrCol(_phones(w, rng, phone_at(w, p, day), rec, n_rec, (0.05, 0.05, 0.6, 0.15, 0.05, 0.1), 0.02)),
-        "email": StrCol(_emails(w, rng, p, day, rec, n_rec, missing=0.25)),
+        "phone": StrCol(_phones(w, rng, phone_at(w, p, day), rec, n_rec, (0.05, 0.05, 0.6, 0.15, 0.05, 0.1),
+                                       np.where(_texted(ctx)[cust], 0.0, 0.03))),
+        "email": StrCol(_emails(w, rng, p, day, rec, n_rec, missing=np.where(_mailable(ctx)[cust], 0.0, 0.35))),
         "branch_code": DictCol(w.branches, w.home_branch[p]),
         "opened_date": DateCol(w.became[p], st),
         "status": DictCol(("active", "closed"), closed.astype(np.int64)),
@@ -450,8 +452,9 @@ def callcentre_calls(ctx: Context) -> EntityData:
     e = get_entity("callcentre", "calls")
     rng = w.cfg.rng(e.table)
     a1, b1, a2, b2 = ctx.windows
-    who = np.flatnonzero(w.caller)
-    p1, s1 = poisson_events(rng, who, np.where(w.customer[who], 0.009, 0.002), a1[who], b1[who], (7, 21))
+    who = np.flatnonzero(w.caller & (w.customer | w.has_phone))
+    start = np.where(w.customer[who], np.maximum(a1[who], w.became[who]), a1[who])
+    p1, s1 = poisson_events(rng, who, np.where(w.customer[who], 0.009, 0.002), start, b1[who], (7, 21))
     wb = who[w.won_back[who] != NULL]
     p2, s2 = poisson_events(rng, wb, 0.009, a2[wb], b2[wb], (7, 21))
     p, sec = np.concatenate([p1, p2]), np.concatenate([s1, s2])
@@ -460,9 +463,10 @@ def callcentre_calls(ctx: Context) -> EntityData:
     m = len(p)
     day = sec // DAY
     phone = phone_at(w, p, day)
-    phone = np.where(rng.random(m) < 0.04, -1, phone)  # withheld numbers
+    phone = np.where(w.customer[p] & (rng.random(m) < 0.02), -1, phone)  # withheld numbers
     fmt = pick(rng, m, (0.6, 0.0, 0.3, 0.0, 0.1, 0.0))
-    known = w.customer[p] & (day >= w.became[p]) & (rng.random(m) < 0.6)
+    # agents identify most customers, and always one who withheld the number
+    known = w.customer[p] & (day >= w.became[p]) & ((rng.random(m) < 0.6) | (phone < 0))
     resolution = pick(rng, m, (0.7, 0.12, 0.08, 0.1))
     answered = resolution != 3
     wait = np.where(answered, rng.gamma(2, 60, m).astype(np.int64), rng.integers(60, 900, m))
@@ -503,6 +507,22 @@ def _consent_decisions(ctx: Context):
     sms_granted = rng.random(len(sms_person)) < 0.5
     out = (touch, email_person, email_granted, sms_person, sms_granted)
     ctx.extra["consent"] = out
+    return out
+
+
+def _mailable(ctx: Context) -> np.ndarray:
+    """People with an email consent decision: the address they gave is on file."""
+    _, email_person, _, _, _ = _consent_decisions(ctx)
+    out = np.zeros(ctx.w.n, bool)
+    out[email_person] = True
+    return out
+
+
+def _texted(ctx: Context) -> np.ndarray:
+    """People with an sms consent decision: their phone is on file where they gave it."""
+    _, _, _, sms_person, _ = _consent_decisions(ctx)
+    out = np.zeros(ctx.w.n, bool)
+    out[sms_person] = True
     return out
 
 
@@ -653,8 +673,9 @@ def marketing_leads(ctx: Context) -> EntityData:
     rec = np.arange(m)
     day = sec // DAY
     first, last = _names(w, rng, p, day, rec, m, typo_rate=0.03, upper=0.05, lower=0.03, spaces=0.03)
-    no_email = (rng.random(m) < 0.2) | ~w.has_email[p]
-    no_phone = (rng.random(m) < 0.15) & ~no_email
+    # the email platform only mails addresses the bank holds: mailable people keep theirs
+    no_email = ((rng.random(m) < 0.3) & ~_mailable(ctx)[p]) | ~w.has_email[p]
+    no_phone = (rng.random(m) < 0.15) & ~no_email & ~_texted(ctx)[p] & ~w.caller[p]
     email = _emails(w, rng, p, day, rec, m, missing=0.0, typo_rate=0.02)
     email = pc.if_else(pa.array(no_email), pa.scalar(None, pa.string()), email)
     phone = _phones(w, rng, np.where(no_phone, -1, phone_at(w, p, day)), rec, m, (0.2, 0.2, 0.3, 0.15, 0.1, 0.05))
