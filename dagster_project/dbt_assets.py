@@ -17,7 +17,9 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
-from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+
+SEEDS_DIR = PROJECT_ROOT / "seeds"
 
 PRE_IDENTITY = "resource_type:seed path:models/staging int_party_records int_party_identifiers"
 
@@ -30,12 +32,23 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def _manifest_is_current() -> bool:
+    """True when no dbt model, macro, test, config or seed changed since the last parse."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return False
+    parsed_at = manifest.stat().st_mtime
+    folders = [DBT_PROJECT_DIR / name for name in ("models", "macros", "snapshots", "tests")]
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", *SEEDS_DIR.glob("*.*"), *(p for f in folders for p in f.rglob("*.*"))]
+    return all(path.stat().st_mtime <= parsed_at for path in sources if path.is_file())
+
+
 def ensure_manifest() -> Path:
     """Parse the dbt project when no manifest exists yet (fresh clone) or under `dagster dev`.
 
     dagster-dbt's own preparer looks for `dbt` on PATH, which fails outside an activated venv.
     """
-    if dbt_project.manifest_path.exists() and not dbt_project.preparer.using_dagster_dev():
+    if _manifest_is_current() and not dbt_project.preparer.using_dagster_dev():
         return dbt_project.manifest_path
     command = [dbt_executable(), "--quiet", "parse", "--project-dir", str(DBT_PROJECT_DIR),
                "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(dbt_project.target_path)]
@@ -64,16 +77,24 @@ class LayerTranslator(DagsterDbtTranslator):
 TRANSLATOR = LayerTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _with_row_counts(events: list[Any], duckdb: DuckDBResource) -> Iterator[Any]:
+def _event_asset_key(event: Any, context: dg.AssetExecutionContext) -> dg.AssetKey | None:
+    if isinstance(event, dg.Output):
+        return context.assets_def.keys_by_output_name[event.output_name]
+    if isinstance(event, dg.AssetMaterialization):
+        return event.asset_key
+    return None
+
+
+def _with_row_counts(events: list[Any], context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> Iterator[Any]:
     """Attach row counts once dbt has exited: DuckDB allows no second connection while it runs."""
     with duckdb.get_connection() as con:
         for event in events:
-            key = getattr(event, "asset_key", None)
-            if isinstance(event, (dg.Output, dg.AssetMaterialization)) and key is not None and len(key.path) == 2:
+            key = _event_asset_key(event, context)
+            if key is not None and len(key.path) == 2:
                 schema, table = key.path
                 try:
                     rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
-                except Exception:  # noqa: BLE001 - an ephemeral model has no table to count
+                except Exception:  # noqa: BLE001 - a model that failed to build has no table to count
                     rows = None
                 if rows is not None:
                     event = event.with_metadata({**(event.metadata or {}), "dagster/row_count": dg.MetadataValue.int(rows)})
@@ -87,7 +108,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     events = list(invocation.stream())
-    yield from _with_row_counts(events, duckdb)
+    yield from _with_row_counts(events, context, duckdb)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed; see the dbt output above for the failing models and tests.",

@@ -18,6 +18,7 @@ class BuiltWorld:
     landing: Path
     truth: Path
     warehouse: Path
+    first_run: object  # the ExecuteInProcessResult of the first run
 
 
 def _point_settings_at(root: Path) -> None:
@@ -49,6 +50,7 @@ def built_world(tmp_path_factory) -> BuiltWorld:
     result = run_job()
     failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
     assert result.success, f"pipeline failed: {failures}"
-    yield BuiltWorld(root=root, landing=root / "landing", truth=root / "truth", warehouse=root / "warehouse.duckdb")
+    yield BuiltWorld(root=root, landing=root / "landing", truth=root / "truth", warehouse=root / "warehouse.duckdb",
+                     first_run=result)
     os.environ.clear()
     os.environ.update(previous)

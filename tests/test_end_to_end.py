@@ -130,6 +130,18 @@ def test_customer_360_has_one_row_per_customer_and_revenue_reconciles(built_worl
     assert revenue_360 == revenue_facts
 
 
+def test_every_asset_reports_its_row_count(built_world):
+    materializations = built_world.first_run.get_asset_materialization_events()
+    keys = {e.asset_key.to_user_string() for e in materializations}
+    assert {"raw/branch__customers", "staging/stg_branch__customers", "integration/party_xref", "marts/customer_360"} <= keys
+    for event in materializations:
+        metadata = event.step_materialization_data.materialization.metadata
+        assert "dagster/row_count" in metadata, event.asset_key
+    counts = {e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata["dagster/row_count"].value
+              for e in materializations}
+    assert counts["marts/dim_customer"] == _scalar(built_world, "select count(*) from marts.dim_customer")
+
+
 def _table_fingerprints(world) -> dict[str, tuple]:
     tables = _query(world, "select table_schema, table_name from information_schema.tables "
                            "where table_schema in ('staging', 'integration', 'marts') and table_type = 'BASE TABLE'")

@@ -2,9 +2,7 @@
 with
 
 versions as (
-    select *,
-        row_number() over (partition by holding_id order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_billing__holdings') }}
+    select * from {{ latest_versions(ref('stg_billing__holdings'), 'holding_id') }} as current_versions
 ),
 
 identifiers as (
@@ -30,4 +28,3 @@ from versions as h
 left join identifiers as users on users.id_type = 'account_number' and users.id_value = h.account_number
 left join identifiers as payers on payers.id_type = 'account_number' and payers.id_value = h.payer_account_number
 left join identifiers as sponsors on sponsors.id_type = 'org_id' and sponsors.id_value = h.sponsor_org_id
-where h.version_rank = 1

@@ -36,6 +36,12 @@ identifiers as (
     union all
     select record_id, 'phone', phone from records where phone is not null and party_type <> 'organisation'
     union all
+    -- the same full name and date of birth: a standard exact rule where no contact point is shared
+    select record_id, 'name_dob',
+        {{ dbt.concat(["lower(first_name)", "' '", "lower(last_name)", "'|'", "cast(date_of_birth as " ~ dbt.type_string() ~ ")"]) }}
+    from records
+    where first_name is not null and last_name is not null and date_of_birth is not null
+    union all
     select record_id, id_type, id_value from record_keys
 ),
 

@@ -7,28 +7,23 @@
 with
 
 branch_customers as (
-    select *, row_number() over (partition by account_number order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_branch__customers') }}
+    select * from {{ latest_versions(ref('stg_branch__customers'), 'account_number') }} as current_versions
 ),
 
 web_users as (
-    select *, row_number() over (partition by user_id order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_web__users') }}
+    select * from {{ latest_versions(ref('stg_web__users'), 'user_id') }} as current_versions
 ),
 
 app_users as (
-    select *, row_number() over (partition by app_user_id order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_mobile__users') }}
+    select * from {{ latest_versions(ref('stg_mobile__users'), 'app_user_id') }} as current_versions
 ),
 
 sales_contacts as (
-    select *, row_number() over (partition by contact_id order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_sales__contacts') }}
+    select * from {{ latest_versions(ref('stg_sales__contacts'), 'contact_id') }} as current_versions
 ),
 
 organisations as (
-    select *, row_number() over (partition by org_id order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_sales__organisations') }}
+    select * from {{ latest_versions(ref('stg_sales__organisations'), 'org_id') }} as current_versions
 ),
 
 party_records as (
@@ -38,20 +33,20 @@ party_records as (
         {{ dbt.concat(["first_name", "' '", "last_name"]) }} as full_name,
         date_of_birth, email, phone, address_line, city, postcode,
         account_number, cast(null as {{ dbt.type_string() }}) as org_id, updated_at as record_updated_at
-    from branch_customers where version_rank = 1
+    from branch_customers
 
     union all
     select
         'web', 'users', user_id, 'individual', first_name, last_name,
         {{ dbt.concat(["first_name", "' '", "last_name"]) }},
         date_of_birth, email, phone, null, null, null, null, null, updated_at
-    from web_users where version_rank = 1
+    from web_users
 
     union all
     select
         'mobile', 'users', app_user_id, 'individual', null, null, full_name,
         null, email, phone, null, null, null, null, null, updated_at
-    from app_users where version_rank = 1
+    from app_users
 
     union all
     select
@@ -65,13 +60,13 @@ party_records as (
         'sales', 'contacts', contact_id, 'individual', first_name, last_name,
         {{ dbt.concat(["first_name", "' '", "last_name"]) }},
         null, email, phone, null, null, null, null, org_id, updated_at
-    from sales_contacts where version_rank = 1
+    from sales_contacts
 
     union all
     select
         'sales', 'organisations', org_id, 'organisation', null, null, org_name,
         null, null, null, null, city, null, null, org_id, updated_at
-    from organisations where version_rank = 1
+    from organisations
 ),
 
 contact_points as (

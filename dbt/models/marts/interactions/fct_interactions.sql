@@ -7,18 +7,15 @@
 with
 
 latest_opportunities as (
-    select *, row_number() over (partition by opportunity_id order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_sales__opportunities') }}
+    select * from {{ latest_versions(ref('stg_sales__opportunities'), 'opportunity_id') }} as current_versions
 ),
 
 latest_cases as (
-    select *, row_number() over (partition by case_id order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_service__cases') }}
+    select * from {{ latest_versions(ref('stg_service__cases'), 'case_id') }} as current_versions
 ),
 
 latest_campaigns as (
-    select *, row_number() over (partition by campaign_code order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_marketing__campaigns') }}
+    select * from {{ latest_versions(ref('stg_marketing__campaigns'), 'campaign_code') }} as current_versions
 ),
 
 touchpoints as (
@@ -64,26 +61,26 @@ touchpoints as (
         coalesce(c.channel, case when l.scheme_code is not null then 'partner' else 'field_sales' end),
         'marketing', 'lead_captured', l.captured_at, 'captured', l.campaign_code, null
     from {{ ref('stg_marketing__leads') }} as l
-    left join latest_campaigns as c on c.campaign_code = l.campaign_code and c.version_rank = 1
+    left join latest_campaigns as c on c.campaign_code = l.campaign_code
 
     union all
     select 'sales', 'opportunities', opportunity_id,
         case when org_id is not null then 'org_id' else 'account_number' end, coalesce(org_id, account_number), null, null,
         'field_sales', 'sales', 'opportunity', opened_at, stage, product_code, amount
-    from latest_opportunities where version_rank = 1
+    from latest_opportunities
 
     union all
     select 'sales', 'proposals', p.proposal_id,
         case when o.org_id is not null then 'org_id' else 'account_number' end, coalesce(o.org_id, o.account_number), null, null,
         'field_sales', 'sales', 'proposal', p.sent_at, p.status, o.product_code, p.proposed_value
     from {{ ref('stg_sales__proposals') }} as p
-    left join latest_opportunities as o on o.opportunity_id = p.opportunity_id and o.version_rank = 1
+    left join latest_opportunities as o on o.opportunity_id = p.opportunity_id
 
     union all
     select 'service', 'cases', case_id, customer_ref_type, customer_ref, null, null,
         channel, 'service', case when is_complaint then 'complaint' else 'service_request' end,
         opened_at, status, category, null
-    from latest_cases where version_rank = 1
+    from latest_cases
 
     union all
     select 'credit', 'limit_changes', change_id, 'account_number', account_number, null, null,

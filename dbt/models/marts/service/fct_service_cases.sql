@@ -2,8 +2,7 @@
 with
 
 versions as (
-    select *, row_number() over (partition by case_id order by updated_at desc, _loaded_at desc, _row_number desc) as version_rank
-    from {{ ref('stg_service__cases') }}
+    select * from {{ latest_versions(ref('stg_service__cases'), 'case_id') }} as current_versions
 )
 
 select
@@ -26,4 +25,3 @@ select
 from versions as c
 left join {{ source('integration', 'party_identifiers') }} as ids
     on ids.id_type = c.customer_ref_type and ids.id_value = c.customer_ref
-where c.version_rank = 1
