@@ -29,8 +29,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     out = Path(args.out).resolve() if args.out else get_settings().data_dir
     started = time.perf_counter()
-    summary = generate_world(WorldConfig(people=args.people, seed=args.seed, start=args.start, end=args.end,
-                                         out=out, bad_row_rate=args.bad_row_rate))
+    try:
+        config = WorldConfig(people=args.people, seed=args.seed, start=args.start, end=args.end,
+                             out=out, bad_row_rate=args.bad_row_rate)
+        summary = generate_world(config)
+    except ValueError as exc:
+        print(f"crm-cif generate: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"crm-cif generate: cannot write the world to {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"Sample world of {args.people:,} people written to {out / 'landing'} "
           f"(ground truth in {out / 'truth'}) in {time.perf_counter() - started:.1f}s")
     if summary is not None:
