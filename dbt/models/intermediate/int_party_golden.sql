@@ -1,9 +1,11 @@
 {#-
     The golden record: for each party and attribute, the value from the most trusted record
     that has one (seed source_trust), the most recent on a tie. Each golden attribute carries
-    the source it came from, so a steward can see why a value won.
+    the source it came from, so a steward can see why a value won. Names typed all in capitals
+    or all in lower case are shown capitalised (macro display_case).
 -#}
 {%- set attributes = ['first_name', 'last_name', 'full_name', 'date_of_birth', 'email', 'phone', 'address_line', 'city', 'postcode'] -%}
+{%- set display_cased = ['first_name', 'last_name', 'full_name', 'city'] -%}
 
 with
 
@@ -23,13 +25,18 @@ ranked as (
         ) as {{ attribute }}_rank{{ "," if not loop.last }}
         {%- endfor %}
     from records
-)
+),
 
+survivors as (
 select
     party_id,
     max(resolved_party_type) as party_type,
     {%- for attribute in attributes %}
+    {%- if attribute in display_cased %}
+    {{ crm_cif.display_case("max(case when " ~ attribute ~ "_rank = 1 then " ~ attribute ~ " end)") }} as {{ attribute }},
+    {%- else %}
     max(case when {{ attribute }}_rank = 1 then {{ attribute }} end) as {{ attribute }},
+    {%- endif %}
     max(case when {{ attribute }}_rank = 1 and {{ attribute }} is not null then source_system end) as {{ attribute }}_source,
     {%- endfor %}
     count(*) as source_record_count,
@@ -38,3 +45,13 @@ select
     max(record_updated_at) as last_updated_at
 from ranked
 group by party_id
+)
+
+select
+    survivors.*,
+    -- the golden name reads from the golden parts when both survive, so it never disagrees with them
+    case when first_name is not null and last_name is not null
+        then {{ dbt.concat(["first_name", "' '", "last_name"]) }}
+        else full_name
+    end as display_name
+from survivors

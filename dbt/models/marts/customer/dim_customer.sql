@@ -63,7 +63,7 @@ select
     g.party_type,
     g.first_name,
     g.last_name,
-    g.full_name,
+    g.display_name as full_name,
     g.date_of_birth,
     g.email,
     g.phone,
