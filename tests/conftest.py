@@ -38,6 +38,16 @@ def run_job(job_name: str = "crm_cif_pipeline"):
     return result
 
 
+@pytest.fixture
+def con(tmp_path):
+    """A fresh warehouse file for tests that drive the loaders directly."""
+    import duckdb
+
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    yield connection
+    connection.close()
+
+
 @pytest.fixture(scope="session")
 def built_world(tmp_path_factory) -> BuiltWorld:
     """A 2,000-person, one-year world, generated and run through the whole pipeline once."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from dagster_project.ingest import IngestError, ingest_entity
@@ -22,13 +21,6 @@ def write(landing, name, lines):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join([HEADER, *lines]) + "\n")
     return path
-
-
-@pytest.fixture
-def con(tmp_path):
-    c = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield c
-    c.close()
 
 
 def count(con, table):
