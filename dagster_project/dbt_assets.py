@@ -106,7 +106,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     # A test whose parents span both dbt assets (a mart tested against a seed) runs with the
     # later asset only: "buildable" picks tests whose parents are all selected or upstream.
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    # One target folder per dbt asset, reused by every run: dagster-dbt's default (a new folder
+    # per run) would grow by megabytes a run, forever.
+    target = dbt_project.target_path / "runs" / context.op_execution_context.op.name
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False, target_path=target)
     events = list(invocation.stream())
     yield from _with_row_counts(events, context, duckdb)
     if not invocation.is_successful():

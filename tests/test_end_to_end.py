@@ -6,6 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from dagster_project.dbt_assets import dbt_project
 from dagster_project.sources import ENTITIES
 from tests.conftest import run_job
 
@@ -156,8 +157,10 @@ def test_second_run_changes_nothing(built_world):
     before = _table_fingerprints(built_world)
     ledger_before = _scalar(built_world, "select count(*) from raw.file_ledger")
     raw_before = {e.table: _scalar(built_world, f"select count(*) from raw.{e.table}") for e in ENTITIES}
+    target_dirs_before = sorted(p.name for p in dbt_project.target_path.iterdir())
     result = run_job()
     assert result.success
+    assert sorted(p.name for p in dbt_project.target_path.iterdir()) == target_dirs_before  # no per-run dbt folders
     assert _scalar(built_world, "select count(*) from raw.file_ledger") == ledger_before
     assert {e.table: _scalar(built_world, f"select count(*) from raw.{e.table}") for e in ENTITIES} == raw_before
     assert _table_fingerprints(built_world) == before
