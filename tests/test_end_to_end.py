@@ -6,12 +6,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dagster_project.dbt_assets import dbt_project
+from dagster_project.settings import DBT_PROJECT_DIR
 from dagster_project.sources import ENTITIES
 from tests.conftest import run_job
 
 pytestmark = pytest.mark.e2e
 
+DBT_TARGET = DBT_PROJECT_DIR / "target"
 MARTS = ["dim_customer", "fct_interactions", "fct_transactions", "fct_service_cases", "customer_360"]
 # Touchpoints delivered as versions (a row per change) appear once per business key in the marts.
 VERSIONED_TOUCHPOINTS = {("sales", "opportunities"): "opportunity_id", ("service", "cases"): "case_id"}
@@ -157,10 +158,10 @@ def test_second_run_changes_nothing(built_world):
     before = _table_fingerprints(built_world)
     ledger_before = _scalar(built_world, "select count(*) from raw.file_ledger")
     raw_before = {e.table: _scalar(built_world, f"select count(*) from raw.{e.table}") for e in ENTITIES}
-    target_dirs_before = sorted(p.name for p in dbt_project.target_path.iterdir())
+    target_dirs_before = sorted(p.name for p in DBT_TARGET.iterdir())
     result = run_job()
     assert result.success
-    assert sorted(p.name for p in dbt_project.target_path.iterdir()) == target_dirs_before  # no per-run dbt folders
+    assert sorted(p.name for p in DBT_TARGET.iterdir()) == target_dirs_before  # no per-run dbt folders
     assert _scalar(built_world, "select count(*) from raw.file_ledger") == ledger_before
     assert {e.table: _scalar(built_world, f"select count(*) from raw.{e.table}") for e in ENTITIES} == raw_before
     assert _table_fingerprints(built_world) == before
