@@ -13,13 +13,25 @@ from pathlib import Path
 from dagster_project.settings import PROJECT_ROOT, get_settings
 
 
+# DuckDB has one writer: a sensor-triggered ingest and the daily build must queue, not collide.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+  pools:
+    default_limit: 1
+"""
+
+
 def _dagster_home() -> Path:
     """One persistent Dagster instance for `crm-cif run` and `crm-cif dev`, so runs show in the UI."""
     home = get_settings().data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -51,3 +51,17 @@ def test_sql_reports_a_bad_query(tmp_path, capsys):
     duckdb.connect(str(tmp_path / "warehouse.duckdb")).close()
     assert main(["sql", "select * from nowhere"]) == 1
     assert "query failed" in capsys.readouterr().err
+
+
+def test_dagster_instance_runs_one_writer_at_a_time(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from dagster_project.cli import _dagster_home
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    home = _dagster_home()
+    assert home == tmp_path / "dagster_home"
+    with dg.DagsterInstance.get() as instance:
+        config = instance.get_concurrency_config()
+        assert config.run_queue_config.max_concurrent_runs == 1
+        assert config.pool_config.default_pool_limit == 1
