@@ -86,6 +86,40 @@ def _style(e: Entity) -> str:
     return "branch" if e.date_format.startswith("DD") else "iso"
 
 
+@dataclass
+class Registrations:
+    """Everyone's first registration in a channel, plus a second one for a few (duplicates)."""
+
+    prim: np.ndarray     # persons with a first registration, in registration order
+    dup_of: np.ndarray   # persons who registered a second time
+    dup_reg: np.ndarray  # day of that second registration
+    person: np.ndarray   # person of each record: first registrations, then the duplicates
+    reg_day: np.ndarray  # registration day of each record
+
+    @property
+    def is_dup(self) -> np.ndarray:
+        return np.arange(len(self.person)) >= len(self.prim)
+
+    def per_person(self, n: int, uid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(first user id, duplicate user id, duplicate registration day) per person; -1/NULL for none."""
+        user = np.full(n, -1, np.int64)
+        user[self.prim] = uid[: len(self.prim)]
+        dup = np.full(n, -1, np.int64)
+        dup[self.dup_of] = uid[len(self.prim):]
+        dup_reg = np.full(n, NULL, np.int64)
+        dup_reg[self.dup_of] = self.dup_reg
+        return user, dup, dup_reg
+
+
+def _registrations(rng, reg: np.ndarray, end: int, dup_rate: float, delay: tuple[int, int]) -> Registrations:
+    prim = np.flatnonzero(reg != NULL)
+    prim = prim[np.argsort(reg[prim], kind="stable")]
+    dup_of = prim[rng.random(len(prim)) < dup_rate]
+    dup_reg = reg[dup_of] + rng.integers(delay[0], delay[1], len(dup_of))
+    dup_of, dup_reg = dup_of[dup_reg <= end], dup_reg[dup_reg <= end]
+    return Registrations(prim, dup_of, dup_reg, np.concatenate([prim, dup_of]), np.concatenate([reg[prim], dup_reg]))
+
+
 def _versions(rng, rec_start: np.ndarray, changes: list[np.ndarray], end: int, minute: bool):
     """Rows for versioned records: one at creation, one per change day inside (start, end]."""
     n = len(rec_start)
@@ -226,22 +260,11 @@ def web_users(ctx: Context) -> EntityData:
     w = ctx.w
     e = get_entity("web", "users")
     rng = w.cfg.rng(e.table)
-    prim = np.flatnonzero(w.web_reg != NULL)
-    prim = prim[np.argsort(w.web_reg[prim], kind="stable")]
-    dup_of = prim[rng.random(len(prim)) < 0.02]
-    dup_reg = w.web_reg[dup_of] + rng.integers(30, 400, len(dup_of))
-    dup_of, dup_reg = dup_of[dup_reg <= w.end], dup_reg[dup_reg <= w.end]
-    person = np.concatenate([prim, dup_of])
-    reg_day = np.concatenate([w.web_reg[prim], dup_reg])
-    is_dup = np.concatenate([np.zeros(len(prim), bool), np.ones(len(dup_of), bool)])
+    regs = _registrations(rng, w.web_reg, w.end, dup_rate=0.02, delay=(30, 400))
+    person, reg_day, is_dup = regs.person, regs.reg_day, regs.is_dup
     n_rec = len(person)
     uid = 10_000_000 + np.arange(n_rec) * 7 + rng.integers(0, 7, n_rec)  # ids not dense, as real systems
-    ctx.web_user = np.full(w.n, -1, np.int64)
-    ctx.web_user[prim] = uid[: len(prim)]
-    ctx.web_dup = np.full(w.n, -1, np.int64)
-    ctx.web_dup[dup_of] = uid[len(prim):]
-    ctx.web_dup_reg = np.full(w.n, NULL, np.int64)
-    ctx.web_dup_reg[dup_of] = dup_reg
+    ctx.web_user, ctx.web_dup, ctx.web_dup_reg = regs.per_person(w.n, uid)
     reg_sec = reg_day * DAY + rng.integers(6 * 3600, 23 * 3600, n_rec)
     edit = np.where(rng.random(n_rec) < 0.1, reg_day + rng.integers(10, 700, n_rec), NULL)
     rec, sec = _versions(rng, reg_sec, [w.email_change_day[person], w.phone_change_day[person], w.married_day[person], edit],
@@ -343,21 +366,11 @@ def mobile_users(ctx: Context) -> EntityData:
     w = ctx.w
     e = get_entity("mobile", "users")
     rng = w.cfg.rng(e.table)
-    prim = np.flatnonzero(w.app_reg != NULL)
-    prim = prim[np.argsort(w.app_reg[prim], kind="stable")]
-    dup_of = prim[rng.random(len(prim)) < 0.015]
-    dup_reg = w.app_reg[dup_of] + rng.integers(20, 300, len(dup_of))
-    dup_of, dup_reg = dup_of[dup_reg <= w.end], dup_reg[dup_reg <= w.end]
-    person = np.concatenate([prim, dup_of])
-    reg_day = np.concatenate([w.app_reg[prim], dup_reg])
+    regs = _registrations(rng, w.app_reg, w.end, dup_rate=0.015, delay=(20, 300))
+    person, reg_day = regs.person, regs.reg_day
     n_rec = len(person)
     uid = 20_000_000 + np.arange(n_rec) * 3 + rng.integers(0, 3, n_rec)
-    ctx.app_user = np.full(w.n, -1, np.int64)
-    ctx.app_user[prim] = uid[: len(prim)]
-    ctx.app_dup = np.full(w.n, -1, np.int64)
-    ctx.app_dup[dup_of] = uid[len(prim):]
-    ctx.app_dup_reg = np.full(w.n, NULL, np.int64)
-    ctx.app_dup_reg[dup_of] = dup_reg
+    ctx.app_user, ctx.app_dup, ctx.app_dup_reg = regs.per_person(w.n, uid)
     reg_sec = reg_day * DAY + rng.integers(6 * 3600, 23 * 3600, n_rec)
     device_change = np.where(rng.random(n_rec) < 0.1, reg_day + rng.integers(30, 600, n_rec), NULL)
     rec, sec = _versions(rng, reg_sec, [w.phone_change_day[person], w.married_day[person], device_change,
