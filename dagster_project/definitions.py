@@ -10,6 +10,7 @@ from dagster_project.identity.assets import party_identity
 from dagster_project.ingest.assets import build_ingest_assets
 from dagster_project.ingest.sensors import build_landing_sensor
 from dagster_project.settings import get_settings
+from dagster_project.warehouse import ensure_warehouse
 
 ingest_assets = build_ingest_assets()
 all_assets = [*ingest_assets, dbt_staging_assets, party_identity, dbt_mart_assets]
@@ -31,7 +32,7 @@ daily_schedule = dg.ScheduleDefinition(name="daily_warehouse_build", job=downstr
 def build_defs() -> dg.Definitions:
     """Definitions bound to the paths in settings as they are now (tests point them elsewhere)."""
     settings = get_settings()
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_warehouse(settings.warehouse_path)
     return dg.Definitions(
         assets=all_assets,
         jobs=[pipeline_job, ingest_job, downstream_job],

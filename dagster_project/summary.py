@@ -43,7 +43,8 @@ def warehouse_summary(warehouse: Path) -> str:
         lines += [
             "",
             "Look at it:",
-            "  .venv/bin/crm-cif sql \"select * from marts.customer_360 limit 5\"",
+            f"  .venv/bin/duckdb -readonly {warehouse} \"select * from marts.customer_360 limit 5\"",
+            "  .venv/bin/crm-cif sql \"select customer_status, count(*) from marts.dim_customer group by 1\"",
             f"  python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True).sql('select customer_status, count(*) from marts.dim_customer group by 1'))\"",
             "  make dev   # the Dagster UI on http://127.0.0.1:3000",
         ]

@@ -144,6 +144,12 @@ def test_every_asset_reports_its_row_count(built_world):
     assert counts["marts/dim_customer"] == _scalar(built_world, "select count(*) from marts.dim_customer")
 
 
+def test_warehouse_opens_in_older_duckdb_clients(built_world):
+    """Written in the 1.4 storage format, so the PyPI DuckDB shell and BI drivers can open it."""
+    version = _scalar(built_world, "select tags['storage_version'] from duckdb_databases() where database_name = 'warehouse'")
+    assert version == "v1.4.0+"
+
+
 def _table_fingerprints(world) -> dict[str, tuple]:
     tables = _query(world, "select table_schema, table_name from information_schema.tables "
                            "where table_schema in ('staging', 'integration', 'marts') and table_type = 'BASE TABLE'")

@@ -1,0 +1,20 @@
+"""The warehouse file: created once, in a storage format that older DuckDB clients can read.
+
+DuckDB 2.0 writes a new file format by default, which the DuckDB shell on PyPI (1.5) and many
+BI drivers cannot open ("version number 69"). Created with an older storage version, the same
+file opens in every DuckDB client from 1.4 on, and DuckDB 2.0 keeps writing in that format.
+"""
+
+from pathlib import Path
+
+import duckdb
+
+STORAGE_VERSION = "v1.4.0"
+
+
+def ensure_warehouse(path: Path) -> Path:
+    """Create an empty warehouse at ``path`` unless one exists; never touch an existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION}).close()
+    return path
