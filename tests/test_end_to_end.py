@@ -144,6 +144,16 @@ def test_every_asset_reports_its_row_count(built_world):
     assert counts["marts/dim_customer"] == _scalar(built_world, "select count(*) from marts.dim_customer")
 
 
+def test_summary_reports_the_warehouse(built_world):
+    from dagster_project.summary import warehouse_summary
+
+    text = warehouse_summary(built_world.warehouse)
+    customers = _scalar(built_world, "select count(*) from marts.dim_customer where is_customer")
+    assert f"Customers (ever held a product): {customers:,}" in text
+    branch_files = _scalar(built_world, "select count(*) from raw.file_ledger where source = 'branch'")
+    assert any(line.split()[:2] == ["branch", str(branch_files)] for line in text.splitlines())
+
+
 def test_warehouse_opens_in_older_duckdb_clients(built_world):
     """Written in the 1.4 storage format, so the PyPI DuckDB shell and BI drivers can open it."""
     version = _scalar(built_world, "select tags['storage_version'] from duckdb_databases() where database_name = 'warehouse'")
