@@ -25,6 +25,9 @@ def con():
             ('sales:organisations:O1', 'sales', 'organisations', 'O1', 'organisation', 2)
         ) as t(record_id, source_system, source_entity, source_key, party_type, trust_rank)
     """)
+    for column, kind in (("full_name", "varchar"), ("date_of_birth", "date"), ("email", "varchar"),
+                         ("phone", "varchar"), ("postcode", "varchar")):
+        con.execute(f"alter table integration.int_party_records add column {column} {kind}")
     # AC1 -email- U1 -phone- M1 ; L1 alone ; AC2 alone ; unknown caller alone ; O1 alone
     con.execute("""
         create table integration.int_party_identifiers as select * from (values
@@ -78,7 +81,8 @@ def test_identifier_lookup_covers_every_identifier(con):
 
 def test_overshared_identifier_links_nothing(con):
     rows = [(f"web:users:X{i}", "phone", "+2340000000000") for i in range(MAX_RECORDS_PER_IDENTIFIER + 1)]
-    con.executemany("insert into integration.int_party_records values (?, 'web', 'users', ?, 'individual', 3)",
+    con.executemany("insert into integration.int_party_records (record_id, source_system, source_entity, source_key, "
+                    "party_type, trust_rank) values (?, 'web', 'users', ?, 'individual', 3)",
                     [(r[0], r[0].split(":")[-1]) for r in rows])
     con.executemany("insert into integration.int_party_identifiers values (?, ?, ?)", rows)
     stats = resolve_parties(con)

@@ -5,8 +5,14 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from dagster_project.identity.deterministic import _party_id
+import hashlib
+
 from dagster_project.identity.stable_ids import anchor_party_id, assign_party_ids
+
+
+def _party_id(anchor: str) -> str:
+    """The foundation's id rule, written out: ids must not change for existing warehouses."""
+    return "P" + hashlib.sha256(anchor.encode("utf-8")).hexdigest()[:16]
 
 WHEN = datetime(2026, 5, 1, 12, 0)
 
