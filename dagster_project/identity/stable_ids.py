@@ -13,6 +13,12 @@ record belongs to one cluster and one previous id, that order is strict, so the 
 deterministic. A cluster keeps its best still-free previous id, and each previous id goes to
 at most one cluster, the one holding most of its records unless that cluster already kept a
 bigger share of another id.
+
+Log rows: records whose previous id still lives on (in another cluster) were split off it:
+('split', that id, the id they carry now). Records whose previous id was retired were merged:
+('merge', the id that absorbed them, the retired id). "Issued before" means present in the
+previous party_xref or anywhere in the log; an id whose records all left the sources retires
+without a log row, so its own anchor record would get it back if it ever returned.
 """
 
 from __future__ import annotations
