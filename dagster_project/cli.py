@@ -134,7 +134,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
     import duckdb
 
     from dagster_project.identity.review import read_decisions, render_review_pairs
-    from dagster_project.summary import _has_table
+    from dagster_project.warehouse import has_table
 
     settings = get_settings()
     if args.limit < 1:
@@ -146,7 +146,7 @@ def cmd_review_list(args: argparse.Namespace) -> int:
     try:
         decided = read_decisions(settings.match_decisions_path)
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-            if not _has_table(con, "integration", "match_review"):
+            if not has_table(con, "integration", "match_review"):
                 print("No review queue yet: `crm-cif run` builds it (integration.match_review).", file=sys.stderr)
                 return 1
             cursor = con.execute("select * from integration.match_review")
@@ -167,13 +167,13 @@ def _unknown_records(record_ids: list[str]) -> list[str]:
     """Record ids the warehouse does not know (none checked when there is no warehouse yet)."""
     import duckdb
 
-    from dagster_project.summary import _has_table
+    from dagster_project.warehouse import has_table
 
     warehouse = get_settings().warehouse_path
     if not warehouse.exists():
         return []
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        if not _has_table(con, "integration", "int_party_records"):
+        if not has_table(con, "integration", "int_party_records"):
             return []
         known = {row[0] for row in con.execute(
             "select record_id from integration.int_party_records where record_id in (?, ?)", record_ids).fetchall()}

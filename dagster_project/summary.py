@@ -6,18 +6,14 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.warehouse import has_table
+
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     try:
         return int(con.execute(sql).fetchall()[0][0] or 0)
     except duckdb.Error:
         return 0
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """A layer not built yet is left out of the summary, not an error."""
-    return bool(_scalar(con, "select count(*) from information_schema.tables "
-                             f"where table_schema = '{schema}' and table_name = '{table}'"))
 
 
 def warehouse_summary(warehouse: Path) -> str:
@@ -30,16 +26,16 @@ def warehouse_summary(warehouse: Path) -> str:
         per_source = con.execute("""
             select source, count(*) as files, sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected
             from raw.file_ledger group by source order by source
-        """).fetchall() if _has_table(con, "raw", "file_ledger") else []
+        """).fetchall() if has_table(con, "raw", "file_ledger") else []
         quarantined = dict(con.execute(
             "select source_system, count(*) from staging.stg_quarantine group by 1").fetchall()
-        ) if _has_table(con, "staging", "stg_quarantine") else {}
+        ) if has_table(con, "staging", "stg_quarantine") else {}
         for source, files, rows, rejects in per_source:
             lines.append(f"{source:<12} {files:>6} {rows or 0:>10,} {rejects or 0:>8,} {quarantined.get(source, 0):>9,}")
         lines.append("")
         statuses = con.execute(
             "select customer_status, count(*) from marts.dim_customer group by 1 order by 2 desc"
-        ).fetchall() if _has_table(con, "marts", "dim_customer") else []
+        ).fetchall() if has_table(con, "marts", "dim_customer") else []
         if statuses:
             lines.append("Parties by status: " + ", ".join(f"{s} {n:,}" for s, n in statuses))
             lines.append(f"Customers (ever held a product): {_scalar(con, 'select count(*) from marts.dim_customer where is_customer'):,}")

@@ -18,3 +18,9 @@ def ensure_warehouse(path: Path) -> Path:
     if not path.exists():
         duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION}).close()
     return path
+
+
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether a table exists: a layer not built yet is something to report, not an error."""
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                            [schema, table]).fetchall()[0][0])

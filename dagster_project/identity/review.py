@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from dagster_project.summary import _has_table
+from dagster_project.warehouse import has_table
 
 DECISION_COLUMNS = ["record_id_l", "record_id_r", "decision", "decided_by", "decided_at", "note"]
 DECISIONS = ("link", "no_link")
@@ -151,9 +151,9 @@ def write_review_queue(con: duckdb.DuckDBPyConnection, pairs: str, schema: str =
     """
     if not 0.0 <= lower <= upper <= 1.0:
         raise ValueError(f"need 0 <= lower <= upper <= 1, got lower={lower}, upper={upper}")
-    decided = f"{schema}.match_decisions" if _has_table(con, schema, "match_decisions") else \
+    decided = f"{schema}.match_decisions" if has_table(con, schema, "match_decisions") else \
         "(select null::varchar as record_id_l, null::varchar as record_id_r where false)"
-    xref = f"{schema}.party_xref" if _has_table(con, schema, "party_xref") else \
+    xref = f"{schema}.party_xref" if has_table(con, schema, "party_xref") else \
         "(select null::varchar as record_id, null::varchar as party_id where false)"
     attributes = ",\n".join(f"l.{a} as {a}_l, r.{a} as {a}_r" for a in REVIEW_ATTRIBUTES)
     con.execute(f"""

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 import duckdb
 import pyarrow as pa
 
-from dagster_project.summary import _has_table
+from dagster_project.warehouse import has_table
 
 MERGE_LOG_COLUMNS = """
     logged_at timestamp, run_id varchar, event varchar, party_id varchar, other_party_id varchar,
@@ -74,7 +74,7 @@ def assign_party_ids(con: duckdb.DuckDBPyConnection, clusters: str, schema: str 
                coalesce(min(record_id) filter (where party_type <> 'unidentified'), min(record_id)) as anchor
         from {clusters} group by cluster
     """)
-    has_previous = _has_table(con, schema, "party_xref")
+    has_previous = has_table(con, schema, "party_xref")
     previous = f"{schema}.party_xref" if has_previous else \
         "(select null::varchar as record_id, null::varchar as party_id where false)"
     con.execute(f"""
