@@ -52,10 +52,14 @@ attribute_values as (
         records.contact_point_key,
         records.trust_key,
         records.recency_key,
-        records.completeness_key,
         rules.attribute,
-        rules.rule,
-        rules.then_by,
+        {%- for slot in ['rule', 'then_by'] %}
+        case rules.{{ slot }}
+            when 'recency' then records.recency_key
+            when 'completeness' then records.completeness_key
+            else records.trust_key
+        end as {{ slot }}_key,
+        {%- endfor %}
         case rules.attribute
             {%- for attribute in attributes %}
             when '{{ attribute }}' then cast(records.{{ attribute }} as {{ dbt.type_string() }})
@@ -67,15 +71,13 @@ attribute_values as (
 
 ranked as (
     select
-        attribute_values.*,
+        party_id,
+        attribute,
+        attribute_value,
+        source_system,
         row_number() over (
             partition by party_id, attribute
-            order by
-                contact_point_key,
-                {%- for slot in ['rule', 'then_by'] %}
-                case {{ slot }} when 'recency' then recency_key when 'completeness' then completeness_key else trust_key end,
-                {%- endfor %}
-                trust_key, recency_key, record_id
+            order by contact_point_key, rule_key, then_by_key, trust_key, recency_key, record_id
         ) as value_rank
     from attribute_values
     where attribute_value is not null
