@@ -44,7 +44,7 @@ records as (
 ),
 
 attribute_values as (
-    -- every filled attribute of every record, with the rule that attribute is picked by
+    -- every attribute of every record, with its sort keys under that attribute's rule and tie-break
     select
         records.party_id,
         records.record_id,
