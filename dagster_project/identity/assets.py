@@ -39,12 +39,12 @@ def party_identity(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     with duckdb.get_connection() as con:
         scored = score_candidate_pairs(con)
         stats = resolve_parties(con, scored_pairs=scored.pairs, decisions_path=settings.match_decisions_path,
-                                thresholds=thresholds, run_id=context.run_id)
+                                thresholds=thresholds, run_id=context.run.run_id)
         write_model_parameters(con, model_parameters_table(scored.weights))
         counts = {name: con.execute(f"select count(*) from integration.{name}").fetchall()[0][0]
                   for name in ("party_xref", "party_identifiers", "match_review", "match_decisions",
                                "party_merge_log", "match_model_parameters")}
-    model_path = save_model(scored.model_json, settings.data_dir / "identity" / "models", context.run_id)
+    model_path = save_model(scored.model_json, settings.data_dir / "identity" / "models", context.run.run_id)
     context.log.info(f"identity: {stats.records} records → {stats.parties} parties {stats.parties_by_type}; "
                      f"{stats.model_links} model links, {stats.review_queue} pairs to review, ids {stats.ids}")
 

@@ -30,6 +30,18 @@ record_keys as (
     where source_entity <> 'contact_point' and source_system <> 'branch'
 ),
 
+-- Every email and phone a versioned record ever carried, not just its latest: the person who
+-- registered with an old number and later changed it is still the same person.
+past_contact_points as (
+    {%- for model, key, name in [('stg_branch__customers', 'account_number', 'branch:customers:'),
+                                 ('stg_web__users', 'user_id', 'web:users:'),
+                                 ('stg_mobile__users', 'app_user_id', 'mobile:users:'),
+                                 ('stg_sales__contacts', 'contact_id', 'sales:contacts:')] %}
+    select {{ dbt.concat(["'" ~ name ~ "'", key]) }} as record_id, email, phone from {{ ref(model) }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+),
+
 identifiers as (
     select record_id, 'account_number' as id_type, account_number as id_value from records where account_number is not null
     union all
@@ -38,6 +50,10 @@ identifiers as (
     select record_id, 'phone', phone from records where phone is not null and party_type <> 'organisation'
     union all
     select record_id, id_type, id_value from record_keys
+    union all
+    select record_id, 'email', email from past_contact_points where email is not null
+    union all
+    select record_id, 'phone', phone from past_contact_points where phone is not null
 ),
 
 identified_calls as (
