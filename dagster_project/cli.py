@@ -129,6 +129,83 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review_list(args: argparse.Namespace) -> int:
+    """Print the uncertain pairs still waiting for a person's decision."""
+    import duckdb
+
+    from dagster_project.identity.review import read_decisions, render_review_pairs
+    from dagster_project.summary import _has_table
+
+    settings = get_settings()
+    if args.limit < 1:
+        print("crm-cif review list: --limit must be at least 1", file=sys.stderr)
+        return 2
+    if not settings.warehouse_path.exists():
+        print(f"No warehouse at {settings.warehouse_path}: run `crm-cif run` first.", file=sys.stderr)
+        return 1
+    try:
+        decided = read_decisions(settings.match_decisions_path)
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            if not _has_table(con, "integration", "match_review"):
+                print("No review queue yet: `crm-cif run` builds it (integration.match_review).", file=sys.stderr)
+                return 1
+            cursor = con.execute("select * from integration.match_review")
+            names = [column[0] for column in cursor.description]
+            rows = [dict(zip(names, values)) for values in cursor.fetchall()]
+    except ValueError as exc:
+        print(f"crm-cif review list: {exc}", file=sys.stderr)
+        return 2
+    except duckdb.Error as exc:
+        print(f"crm-cif review list: cannot read the warehouse: {exc}", file=sys.stderr)
+        return 1
+    pending = [row for row in rows if (row["record_id_l"], row["record_id_r"]) not in decided]
+    print(render_review_pairs(pending[: args.limit], total=len(pending), already_decided=len(rows) - len(pending)))
+    return 0
+
+
+def _unknown_records(record_ids: list[str]) -> list[str]:
+    """Record ids the warehouse does not know (none checked when there is no warehouse yet)."""
+    import duckdb
+
+    from dagster_project.summary import _has_table
+
+    warehouse = get_settings().warehouse_path
+    if not warehouse.exists():
+        return []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        if not _has_table(con, "integration", "int_party_records"):
+            return []
+        known = {row[0] for row in con.execute(
+            "select record_id from integration.int_party_records where record_id in (?, ?)", record_ids).fetchall()}
+    return [record_id for record_id in record_ids if record_id not in known]
+
+
+def cmd_review_decide(args: argparse.Namespace) -> int:
+    """Record a person's link / no-link decision; the next run honours it."""
+    import duckdb
+
+    from dagster_project.identity.review import read_decisions, record_decision
+
+    path = get_settings().match_decisions_path
+    try:
+        read_decisions(path)  # a broken file is reported now, not at the next run
+        if args.record_l.strip() == args.record_r.strip():
+            raise ValueError(f"a record cannot be matched with itself: {args.record_l!r}")
+        unknown = _unknown_records([args.record_l.strip(), args.record_r.strip()])
+        if unknown:
+            raise ValueError(f"unknown record id(s) (not in integration.int_party_records): {', '.join(unknown)}")
+        record_decision(path, args.record_l, args.record_r, args.decision, args.by, note=args.note)
+    except ValueError as exc:
+        print(f"crm-cif review decide: {exc}", file=sys.stderr)
+        return 2
+    except duckdb.Error as exc:
+        print(f"crm-cif review decide: cannot check the record ids in the warehouse: {exc}", file=sys.stderr)
+        return 1
+    print(f"Recorded {args.decision} for {args.record_l} and {args.record_r} by {args.by} in {path}; "
+          "it takes effect on the next `crm-cif run`.")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     _dagster_home()
     dagster = Path(sys.executable).parent / "dagster"
@@ -179,6 +256,19 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=40)
     sql.set_defaults(func=cmd_sql)
+
+    review = sub.add_parser("review", help="the queue of uncertain matches, and people's link / no-link decisions")
+    review_sub = review.add_subparsers(dest="review_command", required=True)
+    review_list = review_sub.add_parser("list", help="print the pairs awaiting a decision, most likely first")
+    review_list.add_argument("--limit", type=int, default=20)
+    review_list.set_defaults(func=cmd_review_list)
+    decide = review_sub.add_parser("decide", help="record that two records are (link) or are not (no-link) one party")
+    decide.add_argument("record_l", metavar="RECORD_L")
+    decide.add_argument("record_r", metavar="RECORD_R")
+    decide.add_argument("decision", choices=["link", "no-link"])
+    decide.add_argument("--by", required=True, help="who decides (kept with the decision)")
+    decide.add_argument("--note", default="", help="why, for whoever reads the decision later")
+    decide.set_defaults(func=cmd_review_decide)
 
     dev = sub.add_parser("dev", help="open the Dagster UI on the project")
     dev.add_argument("--host", default="127.0.0.1")

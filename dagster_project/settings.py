@@ -26,6 +26,7 @@ class Settings:
     warehouse_path: Path
     serving_path: Path
     exports_dir: Path
+    match_decisions_path: Path
     default_country_code: str
     currency: str
 
@@ -39,6 +40,8 @@ class Settings:
             warehouse_path=_path("CRM_CIF_WAREHOUSE", data_dir / "warehouse.duckdb"),
             serving_path=_path("CRM_CIF_SERVING", data_dir / "serving.duckdb"),
             exports_dir=_path("CRM_CIF_EXPORTS_DIR", data_dir / "exports"),
+            # People's link / no-link decisions: a file, not a table, so a warehouse rebuild keeps them.
+            match_decisions_path=_path("CRM_CIF_MATCH_DECISIONS", data_dir / "identity" / "match_decisions.csv"),
             # Calling code used to turn national phone numbers (0803...) into E.164.
             default_country_code=os.environ.get("CRM_CIF_COUNTRY_CODE", "234"),
             currency=os.environ.get("CRM_CIF_CURRENCY", "NGN"),

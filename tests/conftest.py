@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-E2E_PEOPLE = 2000
+E2E_PEOPLE = 10_000
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def con(tmp_path):
 
 @pytest.fixture(scope="session")
 def built_world(tmp_path_factory) -> BuiltWorld:
-    """A 2,000-person, one-year world, generated and run through the whole pipeline once."""
+    """A 10,000-person, one-year world, generated and run through the whole pipeline once."""
     from dagster_project.sample_world import WorldConfig, generate_world
 
     root = tmp_path_factory.mktemp("e2e_world")

@@ -93,29 +93,11 @@ def test_interactions_per_channel_cover_every_channel(built_world):
 
 
 def test_customer_count_within_tolerance_of_truth(built_world):
-    """Exact-key identity splits a person whose identifiers all differ (typos): allow 5%."""
+    """Customers: the people who ever held a product, after identity resolution (2%)."""
     persons = pd.read_parquet(built_world.truth / "persons.parquet")
     true_customers = int(persons.is_customer.sum())
     found = _scalar(built_world, "select count(*) from marts.dim_customer where is_customer")
-    assert abs(found - true_customers) / true_customers <= 0.05, (found, true_customers)
-
-
-def test_registered_people_within_tolerance_of_truth(built_world):
-    record_map = pd.read_parquet(built_world.truth / "record_map.parquet")
-    true_people = record_map.person_id.nunique()
-    found = _scalar(built_world, "select count(*) from marts.dim_customer where party_type = 'individual'")
-    assert abs(found - true_people) / true_people <= 0.05, (found, true_people)
-
-
-def test_identity_never_merges_two_true_people_much(built_world):
-    """Precision of the exact links: records of one party belong to one true person."""
-    record_map = pd.read_parquet(built_world.truth / "record_map.parquet")
-    xref = _query(built_world, "select source_system as source, source_entity as entity, source_key as record_key, party_id "
-                               "from integration.party_xref")
-    joined = xref.merge(record_map, on=["source", "entity", "record_key"])
-    assert len(joined) == len(record_map)
-    people_per_party = joined.groupby("party_id").person_id.nunique()
-    assert (people_per_party > 1).mean() < 0.01
+    assert abs(found - true_customers) / true_customers <= 0.02, (found, true_customers)
 
 
 @pytest.mark.parametrize("mart", MARTS)

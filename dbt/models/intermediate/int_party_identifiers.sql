@@ -7,7 +7,8 @@
     Record keys (web user id, app user id, lead id, contact id, org id) are identifiers too,
     so that touchpoints keyed by them (sessions, app events, opportunities) find their party.
     Organisation ids are never shared with people: a contact belongs to an organisation, it is
-    not the organisation.
+    not the organisation. Names and dates of birth are not exact keys: two people can share
+    both. The Splink model in the identity asset weighs them with the other evidence.
 -#}
 with
 
@@ -35,12 +36,6 @@ identifiers as (
     select record_id, 'email', email from records where email is not null and party_type <> 'organisation'
     union all
     select record_id, 'phone', phone from records where phone is not null and party_type <> 'organisation'
-    union all
-    -- the same full name and date of birth: a standard exact rule where no contact point is shared
-    select record_id, 'name_dob',
-        {{ dbt.concat(["lower(first_name)", "' '", "lower(last_name)", "'|'", "cast(date_of_birth as " ~ dbt.type_string() ~ ")"]) }}
-    from records
-    where first_name is not null and last_name is not null and date_of_birth is not null
     union all
     select record_id, id_type, id_value from record_keys
 ),
