@@ -148,7 +148,7 @@ def _table_fingerprints(world) -> dict[str, tuple]:
     out = {}
     for t in tables.itertuples():
         out[f"{t.table_schema}.{t.table_name}"] = tuple(_query(
-            world, f"select count(*) as n, sum(hash(t)) as h from {t.table_schema}.{t.table_name} as t").iloc[0])
+            world, f"select count(*) as n, coalesce(sum(hash(t)), 0) as h from {t.table_schema}.{t.table_name} as t").iloc[0])
     return out
 
 

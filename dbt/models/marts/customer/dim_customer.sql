@@ -1,6 +1,8 @@
 {#-
     One row per party (person, organisation, or a contact point nobody has registered yet):
     the golden record, household and organisation, and where the party stands as a customer.
+    Household: int_household_members (same normalised golden address); organisation: the
+    current employee_of relationship (int_party_relationships).
 
     customer_status: active (holds a product and paid within the activity window), inactive
     (holds a product, no revenue in the window), closed (held products, holds none now),
@@ -42,20 +44,12 @@ reference_date as (
     select max(occurred_on) as as_of from {{ ref('fct_transactions') }}
 ),
 
+-- the organisation a person works for now (a sales contact, an employer-sponsored holding)
 organisation_links as (
-    select party_id, min(organisation_party_id) as organisation_party_id
-    from (
-        select x.party_id, org.party_id as organisation_party_id
-        from {{ ref('int_party_records') }} as rec
-        join {{ source('integration', 'party_xref') }} as x on x.record_id = rec.record_id
-        join {{ source('integration', 'party_identifiers') }} as org on org.id_type = 'org_id' and org.id_value = rec.org_id
-        where rec.source_system = 'sales' and rec.source_entity = 'contacts'
-        union all
-        select party_id, sponsor_party_id
-        from {{ ref('int_holdings_current') }}
-        where party_id is not null and sponsor_party_id is not null
-    ) as links
-    group by party_id
+    select from_party_id as party_id, min(to_party_id) as organisation_party_id
+    from {{ ref('int_party_relationships') }}
+    where relationship_type = 'employee_of' and is_current
+    group by from_party_id
 )
 
 select
@@ -75,9 +69,7 @@ select
     g.email_source,
     g.phone_source,
     g.address_line_source,
-    case when g.party_type = 'individual' and g.address_line is not null
-        then {{ dbt.concat(["'H'", dbt.hash(dbt.concat(["lower(g.address_line)", "'|'", "lower(coalesce(g.postcode, ''))"]))]) }}
-    end as household_id,
+    hm.household_id,
     o.organisation_party_id,
     coalesce(h.holdings_ever, 0) > 0 as is_customer,
     case
@@ -103,3 +95,4 @@ left join holdings as h on h.party_id = g.party_id
 left join first_holding as f on f.party_id = g.party_id and f.holding_order = 1
 left join revenue as r on r.party_id = g.party_id
 left join organisation_links as o on o.party_id = g.party_id
+left join {{ ref('int_household_members') }} as hm on hm.party_id = g.party_id
