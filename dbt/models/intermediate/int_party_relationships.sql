@@ -39,40 +39,12 @@ leads as (
 ),
 
 -- a versioned attribute (a contact's organisation, an organisation's account manager) as periods
-contact_orgs as (
-    select contact_id, org_id, min(updated_at) as valid_from, max(updated_at) as last_seen
-    from {{ ref('stg_sales__contacts') }}
-    where org_id is not null
-    group by contact_id, org_id
-),
-
 contact_org_periods as (
-    select c.contact_id, c.org_id, c.valid_from,
-        min(later.updated_at) as valid_to
-    from contact_orgs as c
-    left join {{ ref('stg_sales__contacts') }} as later
-        on later.contact_id = c.contact_id
-        and later.updated_at > c.last_seen
-        and coalesce(later.org_id, '') <> c.org_id
-    group by c.contact_id, c.org_id, c.valid_from
-),
-
-org_managers as (
-    select org_id, account_manager_id, min(updated_at) as valid_from, max(updated_at) as last_seen
-    from {{ ref('stg_sales__organisations') }}
-    where account_manager_id is not null
-    group by org_id, account_manager_id
+    select * from {{ value_periods(ref('stg_sales__contacts'), 'contact_id', 'org_id') }} as periods
 ),
 
 org_manager_periods as (
-    select m.org_id, m.account_manager_id, m.valid_from,
-        min(later.updated_at) as valid_to
-    from org_managers as m
-    left join {{ ref('stg_sales__organisations') }} as later
-        on later.org_id = m.org_id
-        and later.updated_at > m.last_seen
-        and coalesce(later.account_manager_id, '') <> m.account_manager_id
-    group by m.org_id, m.account_manager_id, m.valid_from
+    select * from {{ value_periods(ref('stg_sales__organisations'), 'org_id', 'account_manager_id') }} as periods
 ),
 
 evidence as (
