@@ -14,7 +14,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from dagster_project.analytics.audience_assets import AUDIENCE_ASSETS
-from dagster_project.analytics.audience_export import csv_bytes, escape_formula
+from dagster_project.analytics.audience_export import csv_bytes, escape_formula, write_atomically
 from dagster_project.analytics.audiences import AUDIENCES_BY_NAME, as_of_date, build_audience
 
 AS_OF = date(2026, 12, 28)  # latest transaction: the birthday week runs 28 Dec 2026 - 3 Jan 2027
@@ -212,6 +212,20 @@ def test_formula_escaping():
     import pyarrow as pa
     table = pa.table({"name": ["-5", None], "amount": pa.array([-5, 7], pa.int64())})
     assert csv_bytes(table) == b"name,amount\n'-5,-5\n,7\n"  # numbers are not formulas
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path):
+    target = tmp_path / "a.csv"
+    write_atomically(target, lambda tmp: tmp.write_bytes(b"old\n"))
+
+    def half_then_fail(tmp):
+        tmp.write_bytes(b"new, half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_atomically(target, half_then_fail)
+    assert target.read_bytes() == b"old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
 
 
 def _materialize(warehouse: str):
