@@ -178,7 +178,7 @@ def test_lifecycle_stages_follow_the_seed_rules(wh):
         "L7": "active",          # bought 60 days ago
         "L8": "at_risk",         # bought 149 days ago; interest charged since is not behaviour
         "L9": "lapsed",          # bought 272 days ago
-        "L10": "lapsed",         # never bought, opened its only product 241 days ago
+        "L10": "lapsed",         # never bought, customer for 241 days
         "L11": "prospect",       # the first holding starts after the as-of date
         "L12": "active",         # won back two years ago, bought 10 days ago
     }
@@ -190,7 +190,8 @@ def test_lifecycle_thresholds_are_read_from_the_seed(wh):
     wh.execute("update reference.lifecycle_rules set days = 100 where parameter = 'won_back_min_gap_days'")
     build_lifecycle(wh, AS_OF)
     stages = _stages(wh)
-    assert (stages["L8"], stages["L4"]) == ("active", "active")  # L4: a 90-day gap is no win-back now; opened 90 days ago
+    # L4: a 90-day gap is no win-back under a 100-day minimum, and it never bought since 2020
+    assert (stages["L8"], stages["L4"]) == ("active", "lapsed")
 
 
 def test_lifecycle_without_a_threshold_fails_loudly(wh):

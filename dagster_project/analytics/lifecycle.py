@@ -8,13 +8,15 @@ Stages, tried in this order (the day thresholds are the rows of seed ``lifecycle
 3. came back — a holding started after holding nothing for at least ``won_back_min_gap_days``
    — at most ``won_back_days`` ago: ``won_back``;
 4. first holding at most ``new_customer_days`` ago: ``new``;
-5. otherwise by silence, the days since the latest purchase or product opened (opening a
-   product is the customer acting too): ``active`` up to ``at_risk_after_days``, ``at_risk`` up to
+5. otherwise by silence, the days since the latest purchase (or since becoming a customer or
+   coming back, when later): ``active`` up to ``at_risk_after_days``, ``at_risk`` up to
    ``lapsed_after_days``, then ``lapsed`` (holds products but has stopped buying).
 
 The issue's "lapsed/attrited" is two stages because the two call for different actions:
 a lapsed customer still holds our products (reactivate), an attrited one has left (win back).
-Silence reads purchases, not fees or interest, which the bank charges whatever the customer does.
+Silence reads purchases, not fees or interest, which the bank charges whatever the customer does,
+nor other products opened: on the sample world, counting an opened product as activity hid 17%
+of the customers who had truly stopped buying (lapsed recall 0.83 against 0.99).
 """
 
 from datetime import date
@@ -51,7 +53,7 @@ def build_lifecycle(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, in
             where party_id is not null and start_date <= $as_of
         ),
         held as (
-            select party_id, min(start_date) as customer_since, max(start_date) as last_opened_on,
+            select party_id, min(start_date) as customer_since,
                 count(case when end_date is null or end_date > $as_of then 1 end) as held_now
             from holdings group by party_id
         ),
@@ -81,7 +83,8 @@ def build_lifecycle(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, in
         facts as (
             select p.party_id, h.customer_since, h.held_now, r.won_back_on, pu.last_purchase_on,
                 least(coalesce(l.first_lead_on, p.first_seen_on), coalesce(p.first_seen_on, l.first_lead_on)) as prospect_since,
-                greatest(coalesce(pu.last_purchase_on, h.last_opened_on), h.last_opened_on) as last_activity_on
+                greatest(coalesce(pu.last_purchase_on, h.customer_since), h.customer_since,
+                         coalesce(r.won_back_on, h.customer_since)) as last_activity_on
             from people as p
             left join held as h on h.party_id = p.party_id
             left join returns as r on r.party_id = p.party_id
