@@ -41,8 +41,31 @@ class Compressed:
 def compress(*columns: np.ndarray) -> Compressed:
     """De-duplicate customers that share every value (np.unique over rows, with counts)."""
     stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
-    rows, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    return Compressed(rows=rows, weights=counts.astype(float), inverse=inverse.reshape(-1))
+    key = _integer_key(stacked)
+    if key is None:  # fractional values: sort whole rows (slower, ~3 s at a million)
+        rows, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+        return Compressed(rows=rows, weights=counts.astype(float), inverse=inverse.reshape(-1))
+    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    return Compressed(rows=stacked[first], weights=counts.astype(float), inverse=inverse.reshape(-1))
+
+
+def _integer_key(stacked: np.ndarray) -> np.ndarray | None:
+    """One int64 per row (mixed radix) when every value is a small non-negative integer, e.g. days.
+
+    Sorting one integer column is ten times faster than sorting rows; the key orders rows
+    lexicographically, as np.unique over rows would.
+    """
+    if stacked.size == 0 or not np.all(np.isfinite(stacked)) or stacked.min() < 0:
+        return None
+    if not np.array_equal(stacked, np.floor(stacked)):
+        return None
+    radices = stacked.max(axis=0).astype(np.int64) + 1
+    if float(np.prod(radices.astype(float))) >= 2.0**62:
+        return None
+    key = np.zeros(len(stacked), dtype=np.int64)
+    for column, radix in zip(stacked.T.astype(np.int64), radices):
+        key = key * radix + column
+    return key
 
 
 def _weights(n: int, weights: np.ndarray | None) -> np.ndarray:
