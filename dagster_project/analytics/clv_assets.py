@@ -47,16 +47,15 @@ def _day(d: date) -> int:
     return (d - _EPOCH).days
 
 
-def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date,
-                    purchases: pd.DataFrame) -> tuple[pd.DataFrame, Fitted]:
+def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date, purchases: pd.DataFrame,
+                    acquisition: pd.DataFrame) -> tuple[pd.DataFrame, Fitted]:
     as_of_day = _day(as_of)
     rfm = rfm_table(purchases, as_of_day)
     fitted = fit_models(rfm)
     contacts = clv_data.contact_costs(con, as_of - timedelta(days=CURRENT_VALUE_DAYS), as_of)
     predicted = predict(rfm, fitted, knobs, monthly_contact_cost(contacts, rfm["first_day"], as_of_day))
     recent = purchases[purchases["day"] > as_of_day - CURRENT_VALUE_DAYS].groupby("party_id")["margin"].sum()
-    acquisition = clv_data.customer_acquisition(con).set_index("party_id")
-    table = rfm.join(predicted).join(acquisition, how="left")
+    table = rfm.join(predicted).join(acquisition.set_index("party_id"), how="left")
     table["current_value"] = recent.reindex(table.index, fill_value=0.0)
     table["value_tier"] = assign_value_tiers(table["net_clv"], table["current_value"], clv_data.value_tier_rules(con))
     table["as_of_date"] = as_of
@@ -141,12 +140,14 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
     with duckdb.get_connection() as con:
         as_of = clv_data.as_of_date(con)
         purchases = clv_data.purchase_days(con, as_of)
+        if purchases["party_id"].nunique() < 2:
+            raise dg.Failure("CLV: fewer than two individuals with a purchase; nothing to fit")
+        acquisition = clv_data.customer_acquisition(con)
         started = time.perf_counter()
-        table, fitted = _customer_table(con, knobs, as_of, purchases)
+        table, fitted = _customer_table(con, knobs, as_of, purchases, acquisition)
         seconds = time.perf_counter() - started
         holdout = holdout_validation(purchases, _day(as_of), config.holdout_days)
         counts = {"customer_clv": _write(con, "customer_clv", table, _CUSTOMER_CLV_SQL)}
-        acquisition = clv_data.customer_acquisition(con)
         counts["clv_by_acquisition"] = _write(con, "clv_by_acquisition", acquisition, _BY_ACQUISITION_SQL)
         counts["clv_model_parameters"] = _write(con, "clv_model_parameters", _parameters(fitted, knobs),
                                                 "select model, parameter, value from _clv_frame")

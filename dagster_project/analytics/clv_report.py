@@ -47,6 +47,8 @@ def holdout_validation(purchases: pd.DataFrame, as_of_day: int, holdout_days: in
     """Refit on the calibration period and score the holdout window."""
     cutoff = as_of_day - holdout_days
     calibration = rfm_table(purchases, cutoff)
+    if len(calibration) < 2:
+        raise ValueError(f"a holdout of {holdout_days} days leaves fewer than two customers to calibrate on")
     fitted = fit_models(calibration)
     rows = clv.compress(calibration["frequency"], calibration["recency"], calibration["T"])
     predicted = clv.expected_transactions(fitted.bgnbd.params, float(holdout_days), *rows.rows.T)[rows.inverse]
