@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from dagster_project.analytics.audience_assets import AUDIENCE_ASSETS
+from dagster_project.analytics.clv_assets import CLV_ASSETS
 from dagster_project.analytics.segment_assets import SEGMENT_ASSETS
 from dagster_project.dbt_assets import dbt_analytics_mart_assets, dbt_mart_assets, dbt_resource, dbt_staging_assets
 from dagster_project.identity.assets import party_identity
@@ -14,7 +16,8 @@ from dagster_project.settings import get_settings
 from dagster_project.warehouse import ensure_warehouse
 
 ingest_assets = build_ingest_assets()
-all_assets = [*ingest_assets, dbt_staging_assets, party_identity, dbt_mart_assets, *SEGMENT_ASSETS, dbt_analytics_mart_assets]
+all_assets = [*ingest_assets, dbt_staging_assets, party_identity, dbt_mart_assets,
+              *CLV_ASSETS, *SEGMENT_ASSETS, *AUDIENCE_ASSETS, dbt_analytics_mart_assets]
 
 # DuckDB has one writer: every job runs its steps one after another in one process.
 pipeline_job = dg.define_asset_job("crm_cif_pipeline", selection=dg.AssetSelection.all(),

@@ -294,6 +294,9 @@ def test_key_accounts_meet_any_criterion_and_compare_plan_with_actual(wh):
 def test_membership_history_replaces_a_date_and_keeps_others(wh):
     _lifecycle_world(wh)
     _organisations(wh)
+    wh.execute("create schema if not exists analytics")
+    wh.execute("create table analytics.customer_clv as select * from (values ('L1', 'gold'), ('L2', 'silver')) "
+               "as t(party_id, value_tier)")
     for as_of in (AS_OF, AS_OF):
         build_customer_segments(wh, as_of)
         build_key_accounts(wh, as_of)
@@ -314,4 +317,4 @@ def test_membership_history_replaces_a_date_and_keeps_others(wh):
                               "group by 1", [AS_OF]).fetchall())
     # 12 people; L1's lead is its only chosen touchpoint; 9 held a product by then; 5 have revenue; 4 organisations
     assert by_type == {"lifecycle": 12, "age_group": 12, "preferred_channel": 1, "product_affinity": 9, "rfm": 5,
-                       "key_account": 4}
+                       "key_account": 4, "value_tier": 2}

@@ -18,6 +18,7 @@ SEGMENT_TYPES = {
     "preferred_channel": "select party_id, preferred_channel from analytics.customer_segments",
     "product_affinity": "select party_id, product_affinity_group from analytics.customer_segments",
     "key_account": "select party_id, case when is_key_account then 'key_account' else 'other' end from analytics.key_accounts",
+    "value_tier": "select party_id, value_tier from analytics.customer_clv",
 }
 
 CREATE = """

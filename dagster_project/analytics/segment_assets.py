@@ -86,7 +86,7 @@ def key_accounts(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
 
 @dg.asset(
     key=["analytics", "segment_membership"], group_name="analytics", kinds={"python", "duckdb"},
-    deps=_keys("analytics.customer_segments", "analytics.key_accounts"),
+    deps=_keys("analytics.customer_segments", "analytics.key_accounts", "analytics.customer_clv"),
     description="History of segment membership: (as_of_date, party_id, segment_type, segment), one date per "
                 "as-of; a re-run for the same date replaces that date's rows.",
 )
