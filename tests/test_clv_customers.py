@@ -71,3 +71,17 @@ def test_predictions_add_up():
     assert out.loc["quiet", "p_alive"] < out.loc["regular", "p_alive"]
     assert 0 < out.loc["quiet", "expected_cost_to_serve"] < out.loc["regular", "expected_cost_to_serve"] < 24 * 100
     assert np.allclose(out["net_clv"], out["clv"] - out["expected_cost_to_serve"])
+
+
+def test_holdout_plot_is_a_png_and_inlines_as_markdown(tmp_path):
+    import pandas as pd
+
+    from dagster_project.analytics.clv_report import Holdout, holdout_plot, image_markdown
+
+    by_frequency = pd.DataFrame({"customers": [10, 5, 2], "predicted": [0.2, 0.9, 2.1], "actual": [0.25, 0.8, 2.0]},
+                                index=pd.Index([0, 1, 7], name="bucket"))
+    h = Holdout(holdout_days=90, customers=17, predicted=10.3, actual=10, mae=0.1, correlation=0.9,
+                by_frequency=by_frequency)
+    png = holdout_plot(h, tmp_path / "plots" / "holdout.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+    assert image_markdown(png, "x").startswith("![x](data:image/png;base64,iVBORw0KGgo")

@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 from dagster_project.analytics import clv_data
 from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, fit_models,
                                                      monthly_contact_cost, predict, rfm_table)
-from dagster_project.analytics.clv_report import holdout_markdown, holdout_validation
+from dagster_project.analytics.clv_report import holdout_markdown, holdout_plot, holdout_validation, image_markdown
 from dagster_project.settings import get_settings
 
 _EPOCH = date(1970, 1, 1)
@@ -157,7 +157,8 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
     chart = holdout_markdown(holdout)
     report_dir.mkdir(parents=True, exist_ok=True)
     report = report_dir / "clv_holdout.md"
-    report.write_text(f"# CLV model: calibration / holdout (as of {as_of})\n\n{chart}\n")
+    plot = holdout_plot(holdout, report_dir / "clv_holdout.png")
+    report.write_text(f"# CLV model: calibration / holdout (as of {as_of})\n\n![holdout]({plot.name})\n\n{chart}\n")
     bg, gg = fitted.bgnbd, fitted.gamma_gamma
     context.log.info(f"CLV: {len(table)} customers as of {as_of}; BG/NBD {bg.params}; Gamma-Gamma {gg.params}; "
                      f"holdout {holdout.relative_error:+.1%}")
@@ -173,6 +174,8 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
            for k, v in holdout.as_metadata().items()},
         "holdout_chart": dg.MetadataValue.md(chart),
         "holdout_report": dg.MetadataValue.path(str(report)),
+        "holdout_plot": dg.MetadataValue.md(image_markdown(plot, "predicted vs actual holdout purchases")),
+        "holdout_plot_file": dg.MetadataValue.path(str(plot)),
     })
     yield dg.MaterializeResult(asset_key=["analytics", "clv_by_acquisition"], metadata={
         "dagster/row_count": dg.MetadataValue.int(counts["clv_by_acquisition"]),
