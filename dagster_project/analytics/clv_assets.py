@@ -95,17 +95,26 @@ _CUSTOMER_CLV_SQL = """
 # Per acquisition channel and campaign. CAC spreads a campaign's spend over every customer it
 # acquired, so average net CLV is taken over the same customers: one who never bought counts 0.
 _BY_ACQUISITION_SQL = """
-    select coalesce(a.acquisition_channel, 'unknown') as acquisition_channel,
-        coalesce(a.acquisition_campaign, 'none') as acquisition_campaign,
+    -- sums in exact decimals, then one division: a parallel float sum can differ in its last
+    -- bit between runs and flip a rounding, and a re-run must write the same table
+    with frame as (
+        select coalesce(a.acquisition_channel, 'unknown') as acquisition_channel,
+            coalesce(a.acquisition_campaign, 'none') as acquisition_campaign,
+            a.party_id, c.party_id as purchasing_party_id,
+            coalesce(c.net_clv, 0) as net_clv,
+            cast(a.acquisition_cost as decimal(18, 6)) as acquisition_cost
+        from _clv_frame as a
+        left join analytics.customer_clv as c on c.party_id = a.party_id
+    )
+    select acquisition_channel, acquisition_campaign,
         count(*) as customers_acquired,
-        count(c.party_id) as customers_purchasing,
-        cast(round(avg(coalesce(cast(c.net_clv as double), 0)), 2) as decimal(18, 2)) as avg_net_clv,
-        cast(round(avg(a.acquisition_cost), 2) as decimal(18, 2)) as cac,
-        cast(round(sum(a.acquisition_cost), 2) as decimal(18, 2)) as acquisition_spend,
-        case when avg(a.acquisition_cost) > 0
-             then round(avg(coalesce(cast(c.net_clv as double), 0)) / avg(a.acquisition_cost), 3) end as clv_to_cac
-    from _clv_frame as a
-    left join analytics.customer_clv as c on c.party_id = a.party_id
+        count(purchasing_party_id) as customers_purchasing,
+        cast(round(sum(net_clv) / count(*), 2) as decimal(18, 2)) as avg_net_clv,
+        cast(round(sum(acquisition_cost) / count(*), 2) as decimal(18, 2)) as cac,
+        cast(round(sum(acquisition_cost), 2) as decimal(18, 2)) as acquisition_spend,
+        case when sum(acquisition_cost) > 0
+             then cast(round(sum(net_clv) / sum(acquisition_cost), 3) as double) end as clv_to_cac
+    from frame
     group by all order by acquisition_channel, acquisition_campaign
 """
 
