@@ -96,7 +96,7 @@ def test_key_marts_carry_a_markdown_preview(built_world):
             materialization = event.event_specific_data.materialization
             if "preview" in materialization.metadata:
                 previews[tuple(materialization.asset_key.path)] = materialization.metadata["preview"].value
-    assert set(previews) == {("marts", "customer_counts"), ("marts", "customer_360"), ("metrics", "metric_values")}
+    assert {("marts", "customer_counts"), ("marts", "customer_360"), ("metrics", "metric_values")} <= set(previews)
     assert "| people | individual |" in previews[("marts", "customer_counts")]
     assert "@" not in previews[("marts", "customer_360")]  # no email addresses in Dagster's metadata store
     assert "| first_contact_resolution |" in previews[("metrics", "metric_values")]
