@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test dev bench clean
+.PHONY: install demo test dev docs bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: install
 
 dev: install
 	$(BIN)/crm-cif dev
+
+# docs/sources.md and the dbt docs site (data/dbt_docs/index.html) from the built warehouse
+docs: install
+	$(BIN)/crm-cif docs --dbt
 
 bench: install
 	$(BIN)/python benchmarks/bench_generate.py --people $${SCALE:-100000}

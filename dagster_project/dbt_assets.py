@@ -18,6 +18,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
+from dagster_project.mart_previews import preview_markdown
 from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -100,6 +101,9 @@ def _with_row_counts(events: list[Any], context: dg.AssetExecutionContext, duckd
                     rows = None
                 if rows is not None:
                     event = event.with_metadata({**(event.metadata or {}), "dagster/row_count": dg.MetadataValue.int(rows)})
+                    preview = preview_markdown(con, (schema, table))
+                    if preview is not None:
+                        event = event.with_metadata({**event.metadata, "preview": dg.MetadataValue.md(preview)})
             yield event
 
 
