@@ -55,7 +55,7 @@ def parse_search(text: str | None, country_code: str = "234") -> SearchTerm:
     raw = (text or "").strip()
     if not raw:
         return SearchTerm("empty", "")
-    if re.fullmatch(r"[PHGS][0-9a-fA-F]{16}", raw):
+    if re.fullmatch(r"[PHGS][0-9a-f]{16}", raw, flags=re.IGNORECASE):
         return SearchTerm("party_id", raw[0].upper() + raw[1:].lower())
     if "@" in raw:
         return SearchTerm("email", raw.lower())
