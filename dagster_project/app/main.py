@@ -24,7 +24,7 @@ def main() -> None:
         st.error(f"No database at {db_path}. Run the pipeline (`make demo`) or set {APP_DB_ENV}.")
         return
     st.sidebar.caption(f"Reading {db_path} (read-only)")
-    pages = [st.Page(lambda: customer_page.render(db_path), title="Customer 360", url_path="customer", default=True),
+    pages = [st.Page(lambda: customer_page.render(db_path), title="Customer 360", default=True),
              st.Page(lambda: overview_page.render(db_path), title="Segments and CLV", url_path="segments")]
     st.navigation(pages).run()
 
