@@ -3,8 +3,8 @@
 Order: env ``CRM_CIF_APP_DB``; the restricted serving copy (settings
 ``serving_restricted_path``: a service representative must see names, emails and phones, which
 the analyst copy masks); the warehouse itself while no serving copy has been published yet.
-The warehouse fallback is for a demo: a read-only reader also blocks DuckDB's one writer, so
-the app would hold up a pipeline run while a query is open.
+The warehouse fallback is for a demo: a read-only reader also locks out DuckDB's one writer, so
+a pipeline run starting while a page is being read could not open the warehouse.
 
 A connection is opened per page render and closed at once, never kept: the publish step swaps
 a new serving file in, and a connection held open would keep reading the old one.
