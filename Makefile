@@ -27,7 +27,7 @@ dev: install
 # warehouse; CRM_CIF_APP_DB points it at any DuckDB file).
 app: install
 	$(BIN)/streamlit run dagster_project/app/main.py --server.headless true --server.address 127.0.0.1 \
-		--server.port $${APP_PORT:-8501} --browser.gatherUsageStats false
+		--server.port $${APP_PORT:-8501} --browser.gatherUsageStats false --client.toolbarMode viewer
 
 bench: install
 	$(BIN)/python benchmarks/bench_generate.py --people $${SCALE:-100000}

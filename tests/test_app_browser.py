@@ -1,7 +1,8 @@
 """The customer 360 app, started as `make app` would and driven in headless Chromium.
 
 Debian's chromium and chromedriver (apt, installed by .ci/run when missing) through selenium;
-no browser is downloaded. The app reads the built 10,000-person world's warehouse.
+no browser is downloaded. The app reads the built 10,000-person world, choosing its file as
+`make app` does.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.settings import PROJECT_ROOT
+from dagster_project.app.database import APP_DB_ENV, app_database_path
+from dagster_project.settings import PROJECT_ROOT, get_settings
 
 STARTUP_TIMEOUT_S = 90
 PAGE_TIMEOUT_S = 60
@@ -46,14 +48,24 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def app_url(built_world, tmp_path_factory):
-    """The app on a free localhost port, reading the built warehouse; always stopped afterwards."""
+def app_db(built_world) -> Path:
+    """The file the app picks for the built world (its restricted serving copy once published, else
+    the warehouse): the test reads its expectations from the same file."""
+    os.environ.pop(APP_DB_ENV, None)
+    path = app_database_path()
+    assert path in {built_world.warehouse, getattr(get_settings(), "serving_restricted_path", None)}
+    return path
+
+
+@pytest.fixture(scope="module")
+def app_url(app_db, tmp_path_factory):
+    """The app on a free localhost port, reading the built world; always stopped afterwards."""
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "streamlit.log"
-    env = {**os.environ, "CRM_CIF_APP_DB": str(built_world.warehouse)}
+    env = {**os.environ, APP_DB_ENV: str(app_db)}
     command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dagster_project" / "app" / "main.py"),
                "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -95,9 +107,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def caller(built_world) -> dict:
+def caller(app_db) -> dict:
     """An active customer with a unique name, an email, products and the most open complaints."""
-    con = duckdb.connect(str(built_world.warehouse), read_only=True)
+    con = duckdb.connect(str(app_db), read_only=True)
     try:
         frame = con.execute("""
             select c.party_id, c.full_name, c.email, c.phone, c.active_products, c.open_complaints,

@@ -171,12 +171,23 @@ def test_overview_counts(db):
 
 
 def test_database_path_order(tmp_path, monkeypatch):
-    monkeypatch.setenv("CRM_CIF_DATA_DIR", str(tmp_path))
-    for var in (APP_DB_ENV, "CRM_CIF_WAREHOUSE", "CRM_CIF_SERVING", "CRM_CIF_SERVING_RESTRICTED"):
-        monkeypatch.delenv(var, raising=False)
-    assert app_database_path() == tmp_path / "warehouse.duckdb"
+    """CRM_CIF_APP_DB, else the restricted serving copy once published, else the warehouse."""
+    from types import SimpleNamespace
+
+    from dagster_project.app import database
+
+    restricted, warehouse = tmp_path / "serving_restricted.duckdb", tmp_path / "warehouse.duckdb"
+    monkeypatch.setattr(database, "get_settings",
+                        lambda: SimpleNamespace(serving_restricted_path=restricted, warehouse_path=warehouse))
+    monkeypatch.delenv(APP_DB_ENV, raising=False)
+    assert app_database_path() == warehouse  # nothing published yet
+    duckdb.connect(str(restricted)).close()
+    assert app_database_path() == restricted
     monkeypatch.setenv(APP_DB_ENV, str(tmp_path / "elsewhere.duckdb"))
     assert app_database_path() == tmp_path / "elsewhere.duckdb"
+    monkeypatch.delenv(APP_DB_ENV)
+    monkeypatch.setattr(database, "get_settings", lambda: SimpleNamespace(warehouse_path=warehouse))
+    assert app_database_path() == warehouse  # settings without a restricted copy (before the publish step)
 
 
 def test_dates_survive_the_round_trip(db):

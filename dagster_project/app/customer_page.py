@@ -157,6 +157,8 @@ def _products(con, tables, party_id: str, record: dict) -> None:
     elif holdings.empty:
         st.write("No product held, ever.")
     else:
+        if "is_active" not in holdings.columns:
+            st.caption("Billing per product (this copy has no holding detail).")
         _show(holdings)
 
 
