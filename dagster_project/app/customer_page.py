@@ -40,6 +40,8 @@ def _open(party_id: str) -> None:
 
 def _results(con, tables, text: str, country_code: str) -> None:
     term = parse_search(text, country_code)
+    if term.kind == "empty":
+        return
     found = queries.search_customers(con, term, tables)
     label = {"phone": f"phone {term.value}", "email": f"email {term.value}", "name": f"name “{text.strip()}”",
              "party_id": f"party {term.value}", "identifier": f"identifier {term.value}"}[term.kind]
@@ -50,13 +52,14 @@ def _results(con, tables, text: str, country_code: str) -> None:
     st.caption(f"{len(found)} result(s) for {label}{more}. Open one:")
     for row in found.itertuples(index=False):
         cols = st.columns([3, 3, 2, 2, 2])
-        cols[0].button(f"{row.full_name or '(no name)'} · {row.party_id}", key=f"open_{row.party_id}",
+        name = "(no name)" if _missing(row.full_name) else row.full_name
+        cols[0].button(f"{name} · {row.party_id}", key=f"open_{row.party_id}",
                        on_click=_open, args=(row.party_id,), width="stretch")
-        cols[1].write(row.email or "—")
-        cols[2].write(row.phone or "—")
-        cols[3].write(row.city or "—")
+        cols[1].text(_text(row.email))
+        cols[2].text(_text(row.phone))
+        cols[3].text(_text(row.city))
         since = f" since {_year(row.customer_since)}" if _year(row.customer_since) else ""
-        cols[4].write(f"{row.customer_status}{since}")
+        cols[4].text(f"{row.customer_status}{since}")
     st.divider()
 
 
@@ -69,9 +72,9 @@ def _customer(con, tables, party_id: str, currency: str) -> None:
     clv = queries.latest_row(con, "analytics.customer_clv", party_id, tables)
     headline = build_headline({**record, **(segment or {}), **(clv or {})})
 
-    st.header(record.get("full_name") or "(no name)")
+    st.header(_md(record.get("full_name")) or "(no name)", anchor=False)
     st.caption(f"Party {party_id} · {record.get('party_type')} · {record.get('customer_status')}")
-    (st.warning if headline.needs_care else st.success)(f"**{headline.text}**")
+    (st.warning if headline.needs_care else st.success)(f"**{_md(headline.text)}**")
     _key_figures(record, clv, currency)
 
     left, middle, right = st.columns(3)
@@ -132,8 +135,8 @@ def _household_and_organisation(con, tables, record: dict) -> None:
         if head is None:
             st.write("No household recorded." if "marts.dim_household" in tables else f"Households: {NOT_COMPUTED}.")
         else:
-            st.markdown(f"**{head.get('household_name')}** · {head.get('member_count')} member(s) · "
-                        f"{head.get('household_status')}")
+            st.markdown(f"**{_md(head.get('household_name'))}** · {head.get('member_count')} member(s) · "
+                        f"{_md(head.get('household_status'))}")
             _show(members)
     with right:
         org = queries.organisation(con, record.get("organisation_party_id"), tables)
@@ -142,7 +145,7 @@ def _household_and_organisation(con, tables, record: dict) -> None:
         if org is None:
             st.write("Not linked to an organisation.")
         else:
-            st.markdown(f"**{org.get('org_name')}** · {org.get('industry') or ''} · {org.get('city') or ''}")
+            st.markdown(f"**{_md(org.get('org_name'))}** · {_md(org.get('industry'))} · {_md(org.get('city'))}")
             st.table(_pairs(org, ("account_manager_name", "known_employee_count", "current_customer_employee_count",
                                   "sponsored_active_holdings", "is_employer_scheme")))
 
@@ -150,7 +153,7 @@ def _household_and_organisation(con, tables, record: dict) -> None:
 def _products(con, tables, party_id: str, record: dict) -> None:
     st.subheader("Products")
     if record.get("active_products"):
-        st.markdown("Held now: **" + ", ".join(record["active_products"].split(",")) + "**")
+        st.markdown("Held now: **" + _md(", ".join(record["active_products"].split(","))) + "**")
     holdings = queries.products(con, party_id, tables)
     if holdings is None:
         st.write("Product detail is not in this copy.")
@@ -214,8 +217,18 @@ def _pairs(record: dict, fields) -> pd.DataFrame:
     return pd.DataFrame({"field": list(fields), "value": [_text(record.get(f)) for f in fields]})
 
 
+def _missing(value) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _md(value) -> str:
+    """Data shown inside markdown, with markdown's special characters escaped."""
+    text = "" if _missing(value) else str(value)
+    return "".join("\\" + ch if ch in "\\`*_{}[]<>()#+-.!|~$" else ch for ch in text)
+
+
 def _text(value) -> str:
-    if value is None:
+    if _missing(value):
         return "—"
     if isinstance(value, datetime) and value.time() == datetime.min.time():
         return value.date().isoformat()
