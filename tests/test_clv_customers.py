@@ -76,7 +76,8 @@ def test_predictions_add_up():
 def test_holdout_plot_is_a_png_and_inlines_as_markdown(tmp_path):
     import pandas as pd
 
-    from dagster_project.analytics.clv_report import Holdout, holdout_plot, image_markdown
+    from dagster_project.analytics.clv_report import Holdout, holdout_plot
+    from dagster_project.analytics.plots import image_markdown
 
     by_frequency = pd.DataFrame({"customers": [10, 5, 2], "predicted": [0.2, 0.9, 2.1], "actual": [0.25, 0.8, 2.0]},
                                 index=pd.Index([0, 1, 7], name="bucket"))

@@ -318,3 +318,14 @@ def test_membership_history_replaces_a_date_and_keeps_others(wh):
     # 12 people; L1's lead is its only chosen touchpoint; 9 held a product by then; 5 have revenue; 4 organisations
     assert by_type == {"lifecycle": 12, "age_group": 12, "preferred_channel": 1, "product_affinity": 9, "rfm": 5,
                        "key_account": 4, "value_tier": 2}
+
+
+def test_segment_plot_is_a_png_with_one_panel_per_segment_type(tmp_path):
+    from dagster_project.analytics.plots import bar_charts_png
+
+    png = bar_charts_png({"RFM segment": [("Champions", 12), ("Lost", 3)], "lifecycle stage": [("active", 9), (None, 1)]},
+                         tmp_path / "segments.png", "Segments")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image  # pillow comes with matplotlib
+
+    assert Image.open(png).size == (1000, 400)  # two 5-inch panels, 4 inches high, 100 dpi

@@ -17,7 +17,8 @@ from dagster_duckdb import DuckDBResource
 from dagster_project.analytics import clv_data
 from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, fit_models,
                                                      monthly_contact_cost, predict, rfm_table)
-from dagster_project.analytics.clv_report import holdout_markdown, holdout_plot, holdout_validation, image_markdown
+from dagster_project.analytics.clv_report import holdout_markdown, holdout_plot, holdout_validation
+from dagster_project.analytics.plots import image_markdown
 from dagster_project.settings import get_settings
 
 _EPOCH = date(1970, 1, 1)

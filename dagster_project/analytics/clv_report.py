@@ -9,7 +9,6 @@ and as a PNG plot (matplotlib, headless) next to the report.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dagster_project.analytics import clv
+from dagster_project.analytics.plots import pyplot
 from dagster_project.analytics.clv_customers import fit_models, repeat_purchases_between, rfm_table
 
 _BAR_WIDTH = 30
@@ -85,11 +85,7 @@ def holdout_markdown(h: Holdout) -> str:
 
 def holdout_plot(h: Holdout, path: Path) -> Path:
     """The conditional-expectations plot: mean predicted vs actual holdout purchases by frequency."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels = [f"{b}+" if b == 7 else str(b) for b in h.by_frequency.index]
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
     ax.plot(labels, h.by_frequency["actual"], marker="o", label="actual")
@@ -103,8 +99,3 @@ def holdout_plot(h: Holdout, path: Path) -> Path:
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
     return path
-
-
-def image_markdown(path: Path, alt: str) -> str:
-    """An inline image for Dagster's markdown metadata (a data URI: no file server needed)."""
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode('ascii')})"

@@ -7,7 +7,9 @@ from dagster_duckdb import DuckDBResource
 
 from dagster_project.analytics.key_accounts import build_key_accounts
 from dagster_project.analytics.membership import write_membership
+from dagster_project.analytics.plots import bar_charts_png, image_markdown
 from dagster_project.analytics.segments import build_customer_segments, warehouse_as_of
+from dagster_project.settings import get_settings
 
 
 def _keys(*names: str) -> list[dg.AssetKey]:
@@ -43,7 +45,11 @@ def customer_segments(context: dg.AssetExecutionContext, duckdb: DuckDBResource)
                   for column in ("rfm_segment", "lifecycle_stage", "age_group", "preferred_channel",
                                  "product_affinity_group", "next_best_product")}
     context.log.info(f"customer_segments as of {as_of}: {rows} individuals")
+    plot = bar_charts_png({"RFM segment": tables["rfm_segment"], "lifecycle stage": tables["lifecycle_stage"]},
+                          get_settings().data_dir / "analytics" / "segments.png", f"Segments as of {as_of}")
     return dg.MaterializeResult(metadata={
+        "segments_plot": dg.MetadataValue.md(image_markdown(plot, "segment sizes")),
+        "segments_plot_file": dg.MetadataValue.path(str(plot)),
         "dagster/row_count": dg.MetadataValue.int(rows),
         "as_of_date": dg.MetadataValue.text(str(as_of)),
         "lifecycle_rules": dg.MetadataValue.json(rules),
