@@ -283,3 +283,32 @@ def test_exports_manifest_escaping_and_idempotence(warehouse, tmp_path, monkeypa
             assert before == after
         else:
             assert content == second[name], name
+
+
+@pytest.mark.parametrize("audience", ["win_back", "birthday_this_week", "cross_sell"])
+def test_built_world_audiences_reach_only_consenting_people(built_world, audience):
+    """On the pipeline's own output: every member was reached on a channel they consented to,
+    and the export and its manifest hold exactly the audience table's rows."""
+    import json
+
+    con = duckdb.connect(str(built_world.warehouse), read_only=True)
+    try:
+        members = con.execute(f"select count(*) from analytics.audience_{audience}").fetchall()[0][0]
+        unconsented = con.execute(f"""
+            select count(*) from analytics.audience_{audience} a
+            join integration.int_party_consent c using (party_id)
+            where not case a.channel when 'email' then c.consent_email when 'sms' then c.consent_sms
+                                     when 'phone' then c.consent_phone when 'post' then c.consent_post end
+        """).fetchall()[0][0]
+        without_record = con.execute(f"""
+            select count(*) from analytics.audience_{audience} a
+            where not exists (select 1 from integration.int_party_consent c where c.party_id = a.party_id)
+        """).fetchall()[0][0]
+    finally:
+        con.close()
+    folder = built_world.root / "exports" / "audiences"
+    manifest = json.loads((folder / f"{audience}.manifest.json").read_text())
+    csv_rows = sum(1 for _ in (folder / f"{audience}.csv").open(encoding="utf-8")) - 1
+    assert members > 0
+    assert unconsented == 0 and without_record == 0
+    assert manifest["row_count"] == members == csv_rows
