@@ -312,10 +312,16 @@ def test_sanity_check_rejects_a_wrong_copy(tmp_path):
                      {"marts.dim_customer": 2, "marts.fct_interactions": 0})
 
 
-def test_copy_is_in_the_v1_4_storage_format(copies):
+def test_copy_opens_in_the_duckdb_1_5_shell(copies):
+    """Written in the v1.4 storage format like the warehouse, so the shell shipped with the project reads it."""
     analyst, _ = copies
     tags = _rows(analyst, "select tags from duckdb_databases() where not internal")[0][0]
     assert tags["storage_version"].startswith("v1.4.0")
+    shell = Path(sys.executable).parent / "duckdb"
+    result = subprocess.run([str(shell), "-readonly", "-csv", str(analyst),
+                             "select count(*), count(distinct email) from marts.dim_customer"],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[1] == "3,3"
 
 
 # --- Parquet export ---------------------------------------------------------------------------

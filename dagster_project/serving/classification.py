@@ -112,7 +112,8 @@ def from_registry(path: Path = ANALYTICS_CLASSIFICATION) -> tuple[tuple[str, dic
 def load_classification(manifest_path: Path | None = None, registry_path: Path = ANALYTICS_CLASSIFICATION) -> Classification:
     """dbt meta (from the current manifest) plus the Python tables' registry."""
     if manifest_path is None:
-        from dagster_project.dbt_assets import ensure_manifest
+        # importing dbt_assets parses the dbt project when its manifest is missing or stale
+        from dagster_project.dbt_assets import dbt_project
 
-        manifest_path = ensure_manifest()
+        manifest_path = dbt_project.manifest_path
     return Classification(exact=from_dbt_manifest(manifest_path), patterns=from_registry(registry_path))
