@@ -360,6 +360,11 @@ def test_parquet_export_removes_files_of_tables_that_are_gone(tmp_path, warehous
 
 # --- Dagster: publish only after the upstream steps succeeded ---------------------------------
 
+def _materialization(result, key: dg.AssetKey):
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
+    return event.step_materialization_data.materialization
+
+
 def _materialize(tmp_path, warehouse, monkeypatch, fail: bool):
     monkeypatch.setenv("CRM_CIF_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CRM_CIF_SERVING", raising=False)
@@ -378,7 +383,9 @@ def _materialize(tmp_path, warehouse, monkeypatch, fail: bool):
 def test_publish_is_skipped_when_an_upstream_step_fails(tmp_path, warehouse, monkeypatch):
     result = _materialize(tmp_path, warehouse, monkeypatch, fail=True)
     assert not result.success
-    assert result.asset_materializations_for_node("analyst_copy") == []
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == set()
+    assert [e.step_key for e in result.all_events if e.is_step_failure] == ["marts__dim_customer"]
+    assert [e.step_key for e in result.all_events if e.is_step_start] == ["marts__dim_customer"]
     assert not (tmp_path / "serving.duckdb").exists()
     assert not (tmp_path / "serving_restricted.duckdb").exists()
 
@@ -394,6 +401,10 @@ def test_serving_assets_publish_both_copies_and_the_export(tmp_path, warehouse, 
         (token("ada.obi@example.com", "crm-cif-sample-world"),)]
     manifest = json.loads((tmp_path / "exports" / "parquet" / "manifest.json").read_text())
     assert len(manifest["tables"]) == 7
+    metadata = _materialization(result, ANALYST_COPY).metadata
+    assert metadata["dagster/row_count"].value == 3 + 2 + 2 + 1 + 1 + 2 + 3  # every table of the copy
+    assert metadata["unclassified_dropped"].value == ["analytics.customer_notes.contact_name",
+                                                      "metrics.customer_emails.email"]
 
 
 # --- end to end -------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
                             "dagster_project/serving/analytics_classification.yml.")
     context.log.info(f"{level} copy: {len(report.tables)} tables, {report.bytes:,} bytes in {report.seconds} s")
     return dg.MaterializeResult(metadata={
+        "dagster/row_count": dg.MetadataValue.int(sum(report.tables.values())),  # all tables together
         "path": dg.MetadataValue.path(str(report.path)),
         "tables": dg.MetadataValue.int(len(report.tables)),
         "rows": dg.MetadataValue.json(report.tables),
@@ -84,6 +85,7 @@ def build_serving_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDefin
         settings = get_settings()
         manifest = export_parquet(settings.serving_path, settings.exports_dir / "parquet")
         return dg.MaterializeResult(metadata={
+            "dagster/row_count": dg.MetadataValue.int(sum(t["rows"] for t in manifest["tables"])),
             "manifest": dg.MetadataValue.path(str(settings.exports_dir / "parquet" / "manifest.json")),
             "files": dg.MetadataValue.int(len(manifest["tables"])),
             "rows": dg.MetadataValue.json({f"{t['schema']}.{t['table']}": t["rows"] for t in manifest["tables"]}),
