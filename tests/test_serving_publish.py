@@ -209,6 +209,31 @@ def personal_values(warehouse: Path, classification: Classification, level: str 
     return sorted(values)
 
 
+def _kept_columns(con, classification: Classification, policy):
+    for schema, table in serving_tables(con):
+        classes = classification.table(schema, table)
+        for (column,) in con.execute("select column_name from information_schema.columns where table_catalog = "
+                                     "current_database() and table_schema = ? and table_name = ?",
+                                     [schema, table]).fetchall():
+            column_class = classes.get(column.lower())
+            personal = looks_personal(column) if column_class is None else column_class.is_personal
+            if not personal:
+                yield schema, table, column
+
+
+def public_values(warehouse: Path, classification: Classification, values: list[str]) -> set[str]:
+    """The values that also stand in a non-personal column of the warehouse (an organisation's name in a
+    party-name column, a lead id in a relationship's source_key): not personal data where they are kept."""
+    found: set[str] = set()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.register("candidates", pa.table({"v": pa.array(values, pa.string())}))
+        for schema, table, column in list(_kept_columns(con, classification, load_policy()["analyst"])):
+            found |= {r[0] for r in con.execute(
+                f'select v from candidates where v in (select cast("{column}" as varchar) from "{schema}"."{table}")'
+            ).fetchall()}
+    return found
+
+
 def occurrences(copy: Path, values: list[str]) -> dict[str, int]:
     """schema.table.column -> rows of the copy whose value (as text) is one of ``values``."""
     found = {}
@@ -231,6 +256,7 @@ def test_no_raw_personal_value_reaches_the_analyst_copy(copies, warehouse, class
     for expected in ("ada.obi@example.com", "+2348031234567", "Ada Obi", "Obi", "12 Marina Road", "1985-03-02",
                      "101233", "12 marina road|101233", " Ada.Obi@Example.com", "2026-03-02", "Ada O."):
         assert expected in values
+    assert public_values(warehouse, classification, values) == set()
     assert occurrences(analyst, values) == {}
     # the search does find them where they are kept
     kept = occurrences(restricted, values)
@@ -410,7 +436,7 @@ def test_serving_assets_publish_both_copies_and_the_export(tmp_path, warehouse, 
 # --- end to end -------------------------------------------------------------------------------
 
 @pytest.mark.e2e
-def test_pipeline_publishes_an_analyst_copy_without_raw_contacts(built_world, classification):
+def test_pipeline_publishes_an_analyst_copy_without_raw_personal_values(built_world, classification):
     analyst = built_world.root / "serving.duckdb"
     restricted = built_world.root / "serving_restricted.duckdb"
     with duckdb.connect(str(analyst), read_only=True) as con:
@@ -425,5 +451,10 @@ def test_pipeline_publishes_an_analyst_copy_without_raw_contacts(built_world, cl
     assert occurrences(analyst, contacts) == {}
     kept = occurrences(restricted, contacts)
     assert (kept["marts.dim_customer.email"], kept["marts.dim_customer.phone"]) == filled
+    # every other personal value too: names, addresses, dates of birth, postcodes, audience contacts
+    values = personal_values(built_world.warehouse, classification)
+    private = sorted(set(values) - public_values(built_world.warehouse, classification, values))
+    assert len(private) > 30_000
+    assert occurrences(analyst, private) == {}
     manifest = json.loads((built_world.root / "exports" / "parquet" / "manifest.json").read_text())
     assert {(e["schema"], e["table"]) for e in manifest["tables"]} == tables
