@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test dev bench clean
+.PHONY: install demo test dev docs app bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ test: install
 
 dev: install
 	$(BIN)/crm-cif dev
+
+# docs/sources.md and the dbt docs site (data/dbt_docs/index.html) from the built warehouse
+docs: install
+	$(BIN)/crm-cif docs --dbt
+
+# The customer 360 page on http://127.0.0.1:8501 (reads the restricted serving copy, else the
+# warehouse; CRM_CIF_APP_DB points it at any DuckDB file).
+app: install
+	$(BIN)/streamlit run dagster_project/app/main.py --server.headless true --server.address 127.0.0.1 \
+		--server.port $${APP_PORT:-8501} --browser.gatherUsageStats false --client.toolbarMode viewer
 
 bench: install
 	$(BIN)/python benchmarks/bench_generate.py --people $${SCALE:-100000}

@@ -219,6 +219,15 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
     write_sources_markdown(DOC_PATH)
     print(f"wrote {DOC_PATH}")
+    if args.dbt:
+        from dagster_project.dbt_docs import build_dbt_docs
+
+        try:
+            page = build_dbt_docs()
+        except (FileNotFoundError, RuntimeError) as exc:
+            print(f"crm-cif docs: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {page} (dbt docs: lineage, models and columns; open it in a browser)")
     return 0
 
 
@@ -275,7 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=cmd_dev)
 
-    sub.add_parser("docs", help="render docs/sources.md from the source registry").set_defaults(func=cmd_docs)
+    docs = sub.add_parser("docs", help="render docs/sources.md from the source registry (--dbt: and the dbt docs site)")
+    docs.add_argument("--dbt", action="store_true",
+                      help="also build the dbt docs (lineage, column descriptions) into <data dir>/dbt_docs/index.html")
+    docs.set_defaults(func=cmd_docs)
     return parser
 
 

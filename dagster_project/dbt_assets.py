@@ -1,8 +1,9 @@
 """dbt models, seeds and tests as Dagster assets and asset checks.
 
-The dbt project is split in two around the Python identity asset: the models that feed
-identity resolution (seeds, staging, the party records and identifiers), and everything
-that needs a ``party_id``. Asset keys are ``[schema, model]`` so the graph reads by layer.
+The dbt project is split in three around the Python assets: the models that feed identity
+resolution (seeds, staging, the party records and identifiers); everything that needs a
+``party_id``; and the marts built on the analytics assets (segment migration), which run after
+them. Asset keys are ``[schema, model]`` so the graph reads by layer.
 """
 
 
@@ -17,11 +18,13 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
+from dagster_project.mart_previews import preview_markdown
 from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 
 PRE_IDENTITY = "resource_type:seed path:models/staging int_party_records int_party_identifiers"
+ON_ANALYTICS = "path:models/marts/segments"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -98,6 +101,9 @@ def _with_row_counts(events: list[Any], context: dg.AssetExecutionContext, duckd
                     rows = None
                 if rows is not None:
                     event = event.with_metadata({**(event.metadata or {}), "dagster/row_count": dg.MetadataValue.int(rows)})
+                    preview = preview_markdown(con, (schema, table))
+                    if preview is not None:
+                        event = event.with_metadata({**event.metadata, "preview": dg.MetadataValue.md(preview)})
             yield event
 
 
@@ -128,8 +134,15 @@ def dbt_staging_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, d
     yield from _build(context, dbt, duckdb)
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=PRE_IDENTITY,
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=f"{PRE_IDENTITY} {ON_ANALYTICS}",
             dagster_dbt_translator=TRANSLATOR, name="dbt_marts")
 def dbt_mart_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
     """Golden record, households, and the marts: everything that needs a party_id."""
+    yield from _build(context, dbt, duckdb)
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, select=ON_ANALYTICS,
+            dagster_dbt_translator=TRANSLATOR, name="dbt_analytics_marts")
+def dbt_analytics_mart_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+    """Marts on the analytics assets' tables (segment migration), built after them."""
     yield from _build(context, dbt, duckdb)

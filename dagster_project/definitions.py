@@ -5,7 +5,10 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from dagster_project.dbt_assets import dbt_mart_assets, dbt_resource, dbt_staging_assets
+from dagster_project.analytics.audience_assets import AUDIENCE_ASSETS
+from dagster_project.analytics.clv_assets import CLV_ASSETS
+from dagster_project.analytics.segment_assets import SEGMENT_ASSETS
+from dagster_project.dbt_assets import dbt_analytics_mart_assets, dbt_mart_assets, dbt_resource, dbt_staging_assets
 from dagster_project.identity.assets import party_identity
 from dagster_project.ingest.assets import build_ingest_assets
 from dagster_project.ingest.sensors import build_landing_sensor
@@ -14,7 +17,8 @@ from dagster_project.settings import get_settings
 from dagster_project.warehouse import ensure_warehouse
 
 ingest_assets = build_ingest_assets()
-warehouse_assets = [*ingest_assets, dbt_staging_assets, party_identity, dbt_mart_assets]
+warehouse_assets = [*ingest_assets, dbt_staging_assets, party_identity, dbt_mart_assets,
+                    *CLV_ASSETS, *SEGMENT_ASSETS, *AUDIENCE_ASSETS, dbt_analytics_mart_assets]
 # Published copies for analysts and BI: after every marts/analytics/metrics asset of the run.
 serving_assets = build_serving_assets(serving_upstream(warehouse_assets))
 all_assets = [*warehouse_assets, *serving_assets]

@@ -61,15 +61,15 @@ CONSENT = [
 
 # party_id, as_of_date, rfm_segment, lifecycle_stage, preferred_channel, product_affinity_group, next_best_product
 SEGMENTS = [
-    ("P01", "2026-12-28", "At risk", "at risk", "email", "savers", "CARD_GOLD"),
+    ("P01", "2026-12-28", "At risk", "at_risk", "email", "savers", "CARD_GOLD"),
     ("P02", "2026-12-28", "Hibernating", "lapsed", "email", "borrowers", None),
     ("P03", "2026-12-28", "Lost", "lapsed", "sms", "savers", None),
-    ("P04", "2026-12-28", "At risk", "at risk", "email", "savers", None),
+    ("P04", "2026-12-28", "At risk", "at_risk", "email", "savers", None),
     ("P05", "2026-12-28", "Champions", "active", "email", "savers", "INS_LIFE"),
-    ("P06", "2026-12-28", "Can't lose them", "at risk", "mobile", "borrowers", "LOAN_PERS"),
-    ("P07", "2026-12-28", "About to sleep", "at risk", "post", "savers", None),
+    ("P06", "2026-12-28", "Can't lose them", "at_risk", "mobile", "borrowers", "LOAN_PERS"),
+    ("P07", "2026-12-28", "About to sleep", "at_risk", "post", "savers", None),
     ("P08", "2026-12-28", "Hibernating", "lapsed", "branch", "savers", "SAV_FIXED"),
-    ("P09", "2026-12-28", "At risk", "at risk", "web", "savers", "CARD_CLASSIC"),
+    ("P09", "2026-12-28", "At risk", "at_risk", "web", "savers", "CARD_CLASSIC"),
     ("B01", "2026-12-28", "Loyal", "active", "sms", "savers", None),  # prefers sms, no sms consent: email
     ("P04", "2026-09-30", "Lost", "lapsed", "email", "savers", "MORT_HOME"),  # an older run: ignored
 ]
@@ -149,9 +149,9 @@ def test_win_back_respects_consent_and_prefers_the_preferred_channel(warehouse):
     from decimal import Decimal
     result, rows = _members(warehouse, "win_back")
     assert rows == [
-        ("P01", "Ada Obi", "email", "ada@x.ng", "preferred", "gold", "at risk", "At risk", Decimal("1500.46")),
+        ("P01", "Ada Obi", "email", "ada@x.ng", "preferred", "gold", "at_risk", "At risk", Decimal("1500.46")),
         ("P02", "Bola Ade", "sms", "+2348030000002", "fallback", "platinum", "lapsed", "Hibernating", Decimal("9000.00")),
-        ("P06", FORMULA_NAME, "sms", "+2348030000006", "preferred", "gold", "at risk", "Can't lose them",
+        ("P06", FORMULA_NAME, "sms", "+2348030000006", "preferred", "gold", "at_risk", "Can't lose them",
          Decimal("1100.00")),
         ("P08", "Hauwa Bello", "post", "8 Broad St, Abuja", "preferred", "platinum", "lapsed", "Hibernating",
          Decimal("7000.00")),

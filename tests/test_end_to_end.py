@@ -144,7 +144,7 @@ def test_warehouse_opens_in_older_duckdb_clients(built_world):
 
 def _table_fingerprints(world) -> dict[str, tuple]:
     tables = _query(world, "select table_schema, table_name from information_schema.tables "
-                           "where table_schema in ('staging', 'integration', 'marts') and table_type = 'BASE TABLE'")
+                           "where table_schema in ('staging', 'integration', 'marts', 'analytics') and table_type = 'BASE TABLE'")
     out = {}
     for t in tables.itertuples():
         out[f"{t.table_schema}.{t.table_name}"] = tuple(_query(
@@ -163,3 +163,4 @@ def test_second_run_changes_nothing(built_world):
     assert _scalar(built_world, "select count(*) from raw.file_ledger") == ledger_before
     assert {e.table: _scalar(built_world, f"select count(*) from raw.{e.table}") for e in ENTITIES} == raw_before
     assert _table_fingerprints(built_world) == before
+    assert any(name.startswith("analytics.") for name in before)

@@ -86,7 +86,7 @@ AUDIENCES = (
              "lifecycle_stages",
         channel_policy=CONSENTED,
         reason_columns=("value_tier", "lifecycle_stage", "rfm_segment", "clv"),
-        parameters={"value_tiers": ["platinum", "gold"], "lifecycle_stages": ["at risk", "lapsed"]},
+        parameters={"value_tiers": ["platinum", "gold"], "lifecycle_stages": ["at_risk", "lapsed", "attrited"]},
     ),
     AudienceDefinition(
         name="birthday_this_week",

@@ -1,0 +1,204 @@
+"""The CLV asset: BG/NBD + Gamma-Gamma fitted on the warehouse, per-customer CLV, value tiers.
+
+Writes analytics.customer_clv, analytics.clv_by_acquisition and analytics.clv_model_parameters,
+and reports a calibration/holdout validation as metadata (and as a markdown file under
+``<data_dir>/analytics/``). Knobs are run config (``ClvConfig``), defaults below.
+"""
+
+import time
+from datetime import date, timedelta
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from dagster_project.analytics import clv_data
+from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, fit_models,
+                                                     monthly_contact_cost, predict, rfm_table)
+from dagster_project.analytics.clv_report import holdout_markdown, holdout_plot, holdout_validation
+from dagster_project.analytics.plots import image_markdown
+from dagster_project.settings import get_settings
+
+_EPOCH = date(1970, 1, 1)
+CURRENT_VALUE_DAYS = 365  # current value = purchase margin of the last 12 months
+
+_INPUTS = [dg.AssetKey(["marts", "fct_transactions"]), dg.AssetKey(["marts", "fct_interactions"]),
+           dg.AssetKey(["marts", "dim_customer"]), dg.AssetKey(["staging", "stg_marketing__campaigns"]),
+           dg.AssetKey(["reference", "products"]), dg.AssetKey(["reference", "contact_cost_rates"]),
+           dg.AssetKey(["reference", "value_tiers"])]
+
+
+class ClvConfig(dg.Config):
+    """horizon_months: CLV horizon; annual_discount_rate: discount per year (applied monthly);
+    holdout_days: the last days held out to validate the model."""
+
+    horizon_months: int = 36
+    annual_discount_rate: float = 0.10
+    holdout_days: int = 90
+
+
+def _spec(name: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(["analytics", name], deps=_INPUTS, group_name="analytics", kinds={"python", "duckdb"},
+                        description=description)
+
+
+def _day(d: date) -> int:
+    return (d - _EPOCH).days
+
+
+def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date, purchases: pd.DataFrame,
+                    acquisition: pd.DataFrame) -> tuple[pd.DataFrame, Fitted]:
+    as_of_day = _day(as_of)
+    rfm = rfm_table(purchases, as_of_day)
+    fitted = fit_models(rfm)
+    contacts = clv_data.contact_costs(con, as_of - timedelta(days=CURRENT_VALUE_DAYS), as_of)
+    predicted = predict(rfm, fitted, knobs, monthly_contact_cost(contacts, rfm["first_day"], as_of_day))
+    recent = purchases[purchases["day"] > as_of_day - CURRENT_VALUE_DAYS].groupby("party_id")["margin"].sum()
+    table = rfm.join(predicted).join(acquisition.set_index("party_id"), how="left")
+    table["current_value"] = recent.reindex(table.index, fill_value=0.0)
+    table["value_tier"] = assign_value_tiers(table["net_clv"], table["current_value"], clv_data.value_tier_rules(con))
+    table["as_of_date"] = as_of
+    return table.reset_index(), fitted
+
+
+def _write(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, select: str) -> int:
+    con.execute("create schema if not exists analytics")
+    con.register("_clv_frame", frame)
+    try:
+        con.execute(f"create or replace table analytics.{name} as {select}")
+    finally:
+        con.unregister("_clv_frame")
+    return con.execute(f"select count(*) from analytics.{name}").fetchall()[0][0]
+
+
+_CUSTOMER_CLV_SQL = """
+    select party_id, as_of_date,
+        cast(frequency as integer) as frequency,
+        cast(recency as integer) as recency_days,
+        cast("T" as integer) as t_days,
+        cast(round(monetary_value, 2) as decimal(18, 2)) as monetary_value,
+        round(p_alive, 6) as p_alive,
+        round(expected_txn_90d, 4) as expected_txn_90d,
+        round(expected_txn_12m, 4) as expected_txn_12m,
+        cast(round(expected_aov, 2) as decimal(18, 2)) as expected_aov,
+        cast(round(clv, 2) as decimal(18, 2)) as clv,
+        cast(round(expected_cost_to_serve, 2) as decimal(18, 2)) as expected_cost_to_serve,
+        cast(round(net_clv, 2) as decimal(18, 2)) as net_clv,
+        acquisition_channel, acquisition_campaign,
+        cast(round(acquisition_cost, 2) as decimal(18, 2)) as acquisition_cost,
+        cast(round(current_value, 2) as decimal(18, 2)) as current_value,
+        value_tier
+    from _clv_frame order by party_id
+"""
+
+# Per acquisition channel and campaign. CAC spreads a campaign's spend over every customer it
+# acquired, so average net CLV is taken over the same customers: one who never bought counts 0.
+_BY_ACQUISITION_SQL = """
+    -- sums in exact decimals, then one division: a parallel float sum can differ in its last
+    -- bit between runs and flip a rounding, and a re-run must write the same table
+    with frame as (
+        select coalesce(a.acquisition_channel, 'unknown') as acquisition_channel,
+            coalesce(a.acquisition_campaign, 'none') as acquisition_campaign,
+            a.party_id, c.party_id as purchasing_party_id,
+            coalesce(c.net_clv, 0) as net_clv,
+            cast(a.acquisition_cost as decimal(18, 6)) as acquisition_cost
+        from _clv_frame as a
+        left join analytics.customer_clv as c on c.party_id = a.party_id
+    )
+    select acquisition_channel, acquisition_campaign,
+        count(*) as customers_acquired,
+        count(purchasing_party_id) as customers_purchasing,
+        cast(round(sum(net_clv) / count(*), 2) as decimal(18, 2)) as avg_net_clv,
+        cast(round(sum(acquisition_cost) / count(*), 2) as decimal(18, 2)) as cac,
+        cast(round(sum(acquisition_cost), 2) as decimal(18, 2)) as acquisition_spend,
+        case when sum(acquisition_cost) > 0
+             then cast(round(sum(net_clv) / sum(acquisition_cost), 3) as double) end as clv_to_cac
+    from frame
+    group by all order by acquisition_channel, acquisition_campaign
+"""
+
+
+def _parameters(fitted: Fitted, knobs: ClvKnobs) -> pd.DataFrame:
+    bg, gg = fitted.bgnbd, fitted.gamma_gamma
+    rows = [("bg_nbd", k, v) for k, v in vars(bg.params).items()]
+    rows += [("bg_nbd", "log_likelihood", bg.log_likelihood), ("bg_nbd", "customers", bg.customers),
+             ("bg_nbd", "distinct_rows", bg.distinct_rows)]
+    rows += [("gamma_gamma", k, v) for k, v in vars(gg.params).items()]
+    rows += [("gamma_gamma", "log_likelihood", gg.log_likelihood), ("gamma_gamma", "customers", gg.customers),
+             ("gamma_gamma", "distinct_rows", gg.distinct_rows)]
+    rows += [("clv", "horizon_months", knobs.horizon_months), ("clv", "annual_discount_rate", knobs.annual_discount_rate)]
+    frame = pd.DataFrame(rows, columns=["model", "parameter", "value"])
+    frame["value"] = [float(f"{v:.6g}") for v in frame["value"]]  # rounded so re-runs compare equal
+    return frame
+
+
+@dg.multi_asset(
+    specs=[
+        _spec("customer_clv", "Per individual with a purchase: BG/NBD p_alive and expected purchases, Gamma-Gamma "
+                              "order value, discounted CLV (margin), cost to serve, net CLV, CAC, value tier."),
+        _spec("clv_by_acquisition", "Per acquisition channel and campaign: customers, average net CLV, CAC, CLV/CAC."),
+        _spec("clv_model_parameters", "The fitted BG/NBD and Gamma-Gamma parameters, log-likelihoods and knobs."),
+    ],
+    name="customer_lifetime_value",
+)
+def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig, duckdb: DuckDBResource):
+    """Fit BG/NBD + Gamma-Gamma on purchase days, value every customer, validate on a holdout."""
+    knobs = ClvKnobs(config.horizon_months, config.annual_discount_rate)
+    report_dir = get_settings().data_dir / "analytics"
+    with duckdb.get_connection() as con:
+        as_of = clv_data.as_of_date(con)
+        purchases = clv_data.purchase_days(con, as_of)
+        if purchases["party_id"].nunique() < 2:
+            raise dg.Failure("CLV: fewer than two individuals with a purchase; nothing to fit")
+        acquisition = clv_data.customer_acquisition(con)
+        started = time.perf_counter()
+        table, fitted = _customer_table(con, knobs, as_of, purchases, acquisition)
+        seconds = time.perf_counter() - started
+        holdout = holdout_validation(purchases, _day(as_of), config.holdout_days)
+        counts = {"customer_clv": _write(con, "customer_clv", table, _CUSTOMER_CLV_SQL)}
+        counts["clv_by_acquisition"] = _write(con, "clv_by_acquisition", acquisition, _BY_ACQUISITION_SQL)
+        counts["clv_model_parameters"] = _write(con, "clv_model_parameters", _parameters(fitted, knobs),
+                                                "select model, parameter, value from _clv_frame")
+        tiers = dict(con.execute("select value_tier, count(*) from analytics.customer_clv group by 1 order by 1")
+                     .fetchall())
+        by_acquisition = con.execute("select * from analytics.clv_by_acquisition").df()
+    chart = holdout_markdown(holdout)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    report = report_dir / "clv_holdout.md"
+    plot = holdout_plot(holdout, report_dir / "clv_holdout.png")
+    report.write_text(f"# CLV model: calibration / holdout (as of {as_of})\n\n![holdout]({plot.name})\n\n{chart}\n")
+    bg, gg = fitted.bgnbd, fitted.gamma_gamma
+    context.log.info(f"CLV: {len(table)} customers as of {as_of}; BG/NBD {bg.params}; Gamma-Gamma {gg.params}; "
+                     f"holdout {holdout.relative_error:+.1%}")
+
+    yield dg.MaterializeResult(asset_key=["analytics", "customer_clv"], metadata={
+        "dagster/row_count": dg.MetadataValue.int(counts["customer_clv"]),
+        "as_of_date": dg.MetadataValue.text(str(as_of)),
+        "value_tiers": dg.MetadataValue.json(tiers),
+        "total_net_clv": dg.MetadataValue.float(round(float(table["net_clv"].sum()), 2)),
+        "median_p_alive": dg.MetadataValue.float(round(float(np.median(table["p_alive"])), 4)),
+        "fit_and_predict_seconds": dg.MetadataValue.float(round(seconds, 2)),
+        **{k: dg.MetadataValue.float(float(v)) if isinstance(v, float) else dg.MetadataValue.int(v)
+           for k, v in holdout.as_metadata().items()},
+        "holdout_chart": dg.MetadataValue.md(chart),
+        "holdout_report": dg.MetadataValue.path(str(report)),
+        "holdout_plot": dg.MetadataValue.md(image_markdown(plot, "predicted vs actual holdout purchases")),
+        "holdout_plot_file": dg.MetadataValue.path(str(plot)),
+    })
+    yield dg.MaterializeResult(asset_key=["analytics", "clv_by_acquisition"], metadata={
+        "dagster/row_count": dg.MetadataValue.int(counts["clv_by_acquisition"]),
+        "preview": dg.MetadataValue.md(by_acquisition.head(20).to_markdown(index=False)),
+    })
+    yield dg.MaterializeResult(asset_key=["analytics", "clv_model_parameters"], metadata={
+        "dagster/row_count": dg.MetadataValue.int(counts["clv_model_parameters"]),
+        "bg_nbd": dg.MetadataValue.json({k: round(v, 6) for k, v in vars(bg.params).items()}),
+        "bg_nbd_log_likelihood": dg.MetadataValue.float(round(bg.log_likelihood, 3)),
+        "gamma_gamma": dg.MetadataValue.json({k: round(v, 6) for k, v in vars(gg.params).items()}),
+        "customers": dg.MetadataValue.int(int(bg.customers)),
+        "distinct_rows": dg.MetadataValue.int(bg.distinct_rows),
+    })
+
+
+CLV_ASSETS = [customer_lifetime_value]

@@ -1,0 +1,101 @@
+"""What the CLV model reads from the warehouse: purchase days, contact costs, acquisition costs.
+
+A *purchase* is a billing row of type ``purchase`` (``counts_as_revenue``) of an individual
+(``dim_customer.party_type = 'individual'``): the act the customer chooses to repeat. Fees and
+interest follow from the products held, not from a decision to buy again, and refunds undo a
+purchase, so none of them drives the repeat-purchase model. Purchases on one day are one
+purchase occasion (the model's time unit is a day). Margin = amount × the product's
+``margin_rate`` (seed products; the catalogue's average rate when the product is unknown).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+# Touchpoints that cost money to serve a customer: everything the service and operations
+# departments handle (calls, cases, branch visits, teller transactions, web and app sessions).
+SERVICE_DEPARTMENTS = ("service", "operations")
+
+
+def as_of_date(con: duckdb.DuckDBPyConnection) -> date:
+    """The latest transaction in the warehouse: "now" for the model, so an old extract reads sensibly."""
+    return con.execute("select max(occurred_on) from marts.fct_transactions").fetchall()[0][0]
+
+
+def purchase_days(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """One row per individual and purchase day: party_id, day (days since epoch), amount, margin."""
+    return con.execute("""
+        with catalogue as (select avg(margin_rate) as average_rate from reference.products)
+        select t.party_id,
+               cast(date_diff('day', date '1970-01-01', t.occurred_on) as bigint) as day,
+               cast(sum(t.amount) as double) as amount,
+               cast(sum(t.amount * coalesce(p.margin_rate, catalogue.average_rate)) as double) as margin
+        from marts.fct_transactions as t
+        join marts.dim_customer as c on c.party_id = t.party_id and c.party_type = 'individual'
+        left join reference.products as p on p.product_code = t.product_code
+        cross join catalogue
+        where t.counts_as_revenue and t.transaction_type = 'purchase' and t.amount > 0 and t.occurred_on <= ?
+        group by t.party_id, t.occurred_on
+        order by t.party_id, day
+    """, [as_of]).df()
+
+
+def customer_acquisition(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per individual customer: acquisition channel and campaign, and what acquiring them cost.
+
+    CAC of a campaign-acquired customer = the campaign's spend (latest version of the campaign
+    row) ÷ the customers credited to that campaign. A customer without a campaign (walk-in,
+    referral, self-service sign-up) costs one contact of the acquisition channel (seed
+    contact_cost_rates): the onboarding contact; no other spend is attributed to them.
+    """
+    return con.execute("""
+        with campaigns as (
+            select campaign_code, cast(cost as double) as cost,
+                   row_number() over (partition by campaign_code order by updated_at desc, _loaded_at desc) as version
+            from staging.stg_marketing__campaigns
+        ),
+        customers as (
+            select party_id, acquisition_channel, acquisition_campaign
+            from marts.dim_customer
+            where party_type = 'individual' and is_customer
+        ),
+        acquired as (
+            select acquisition_campaign, count(*) as customers from customers
+            where acquisition_campaign is not null group by acquisition_campaign
+        )
+        select c.party_id, c.acquisition_channel, c.acquisition_campaign,
+               case when c.acquisition_campaign is not null then coalesce(k.cost, 0) / a.customers
+                    else coalesce(cast(r.cost_per_contact as double), 0) end as acquisition_cost
+        from customers as c
+        left join acquired as a on a.acquisition_campaign = c.acquisition_campaign
+        left join campaigns as k on k.campaign_code = c.acquisition_campaign and k.version = 1
+        left join reference.contact_cost_rates as r on r.channel_code = c.acquisition_channel
+    """).df()
+
+
+def contact_costs(con: duckdb.DuckDBPyConnection, since: date, as_of: date) -> pd.DataFrame:
+    """Per party: service and operations contacts in (since, as_of] and their cost (seed contact_cost_rates)."""
+    departments = ", ".join(f"'{d}'" for d in SERVICE_DEPARTMENTS)
+    return con.execute(f"""
+        select i.party_id,
+               cast(date_diff('day', date '1970-01-01', i.occurred_on) as bigint) as day,
+               count(*) as contacts,
+               cast(sum(coalesce(r.cost_per_contact, 0)) as double) as cost
+        from marts.fct_interactions as i
+        left join reference.contact_cost_rates as r on r.channel_code = i.channel
+        where i.party_id is not null and i.department in ({departments})
+          and i.occurred_on > ? and i.occurred_on <= ?
+        group by i.party_id, i.occurred_on
+    """, [since, as_of]).df()
+
+
+def value_tier_rules(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Seed value_tiers, best tier first."""
+    return con.execute("""
+        select tier_order, value_tier, cast(min_future_percentile as double) as min_future_percentile,
+               cast(min_current_percentile as double) as min_current_percentile
+        from reference.value_tiers order by tier_order
+    """).df()

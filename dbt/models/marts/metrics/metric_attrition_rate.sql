@@ -1,0 +1,16 @@
+{#- Share of the customers at the period start who are attrited at its end (metric_customer_cohort). -#}
+with
+
+period as (
+    select * from {{ ref('metric_period') }}
+),
+
+cohort as (
+    select count(*) as customers_at_start,
+        count(case when outcome = 'attrited' then 1 end) as attrited
+    from {{ ref('metric_customer_cohort') }}
+)
+
+select {{ metric_row('attrition_rate', 'c.attrited', 'c.customers_at_start', safe_ratio('c.attrited', 'c.customers_at_start'), 'ratio') }}
+from cohort as c
+cross join period as p
