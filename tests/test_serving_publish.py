@@ -433,15 +433,16 @@ def test_serving_assets_publish_both_copies_and_the_export(tmp_path, warehouse, 
                                                       "metrics.customer_emails.email"]
 
 
-def test_pipeline_and_daily_jobs_publish_after_every_mart():
+def test_pipeline_and_daily_jobs_publish_after_every_served_asset():
     from dagster_project.definitions import build_defs
 
     defs = build_defs()
     graph = defs.resolve_asset_graph()
-    marts = {k for k in graph.get_all_asset_keys() if k.path[0] == "marts"}
-    assert len(marts) >= 10
+    served = {k for k in graph.get_all_asset_keys() if k.path[0] in ("marts", "analytics", "metrics")}
+    assert {k.path[0] for k in served} == {"marts", "analytics", "metrics"}
+    assert dg.AssetKey(["marts", "dim_customer"]) in served and len(served) >= 20
     for key in (ANALYST_COPY, dg.AssetKey(["serving", "restricted_copy"])):
-        assert graph.get(key).parent_keys == marts
+        assert graph.get(key).parent_keys == served
         assert graph.get(key).group_name == "serving"
     for job in ("crm_cif_pipeline", "build_warehouse"):
         assert ANALYST_COPY in defs.resolve_job_def(job).asset_layer.executable_asset_keys
