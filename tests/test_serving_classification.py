@@ -72,7 +72,10 @@ def test_audience_tables_personal_columns_are_classified_by_the_registry():
                 assert registry.column("analytics", table, column) is not None, (table, column)
     assert registry.column("analytics", "audience_win_back", "contact_value").kind == "contact_value"
     assert registry.column("analytics", "audience_birthday_this_week", "birthday_on").kind == "birthday"
-    assert registry.column("analytics", "key_accounts", "name").kind == "name"
+    assert registry.column("analytics", "customer_segments", "name").kind == "name"  # any analytics table
+    assert not registry.column("analytics", "key_accounts", "name").is_personal  # organisations only
+    assert not registry.column("analytics", "audience_key_account_review", "name").is_personal
+    assert registry.column("analytics", "audience_key_account_review", "contact_value").kind == "contact_value"
     assert registry.column("marts", "dim_customer", "name") is None  # the registry is for Python tables
 
 
