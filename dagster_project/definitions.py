@@ -12,21 +12,25 @@ from dagster_project.dbt_assets import dbt_analytics_mart_assets, dbt_mart_asset
 from dagster_project.identity.assets import party_identity
 from dagster_project.ingest.assets import build_ingest_assets
 from dagster_project.ingest.sensors import build_landing_sensor
+from dagster_project.serving.assets import build_serving_assets, serving_upstream
 from dagster_project.settings import get_settings
 from dagster_project.warehouse import ensure_warehouse
 
 ingest_assets = build_ingest_assets()
-all_assets = [*ingest_assets, dbt_staging_assets, party_identity, dbt_mart_assets,
-              *CLV_ASSETS, *SEGMENT_ASSETS, *AUDIENCE_ASSETS, dbt_analytics_mart_assets]
+warehouse_assets = [*ingest_assets, dbt_staging_assets, party_identity, dbt_mart_assets,
+                    *CLV_ASSETS, *SEGMENT_ASSETS, *AUDIENCE_ASSETS, dbt_analytics_mart_assets]
+# Published copies for analysts and BI: after every marts/analytics/metrics asset of the run.
+serving_assets = build_serving_assets(serving_upstream(warehouse_assets))
+all_assets = [*warehouse_assets, *serving_assets]
 
 # DuckDB has one writer: every job runs its steps one after another in one process.
 pipeline_job = dg.define_asset_job("crm_cif_pipeline", selection=dg.AssetSelection.all(),
-                                   description="Everything: ingest new files, then staging, identity and marts.",
+                                   description="Everything: ingest new files, then staging, identity, marts and the serving copies.",
                                    executor_def=dg.in_process_executor)
 ingest_job = dg.define_asset_job("ingest_new_files", selection=dg.AssetSelection.groups("raw"),
                                  description="Load newly landed files into raw.", executor_def=dg.in_process_executor)
 downstream_job = dg.define_asset_job("build_warehouse", selection=dg.AssetSelection.all() - dg.AssetSelection.groups("raw"),
-                                     description="Rebuild staging, identity and marts from raw.",
+                                     description="Rebuild staging, identity and marts from raw, and publish the serving copies.",
                                      executor_def=dg.in_process_executor)
 
 daily_schedule = dg.ScheduleDefinition(name="daily_warehouse_build", job=downstream_job, cron_schedule="0 6 * * *",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+DEFAULT_PSEUDONYM_SALT = "crm-cif-sample-world"
 
 
 def _path(var: str, default: Path) -> Path:
@@ -25,10 +26,12 @@ class Settings:
     truth_dir: Path
     warehouse_path: Path
     serving_path: Path
+    serving_restricted_path: Path
     exports_dir: Path
     match_decisions_path: Path
     default_country_code: str
     currency: str
+    pseudonym_salt: str
 
     @classmethod
     def load(cls) -> "Settings":
@@ -38,13 +41,18 @@ class Settings:
             landing_dir=_path("CRM_CIF_LANDING_DIR", data_dir / "landing"),
             truth_dir=_path("CRM_CIF_TRUTH_DIR", data_dir / "truth"),
             warehouse_path=_path("CRM_CIF_WAREHOUSE", data_dir / "warehouse.duckdb"),
+            # The analyst copy (personal data pseudonymised) and the restricted copy (kept as is).
             serving_path=_path("CRM_CIF_SERVING", data_dir / "serving.duckdb"),
+            serving_restricted_path=_path("CRM_CIF_SERVING_RESTRICTED", data_dir / "serving_restricted.duckdb"),
             exports_dir=_path("CRM_CIF_EXPORTS_DIR", data_dir / "exports"),
             # People's link / no-link decisions: a file, not a table, so a warehouse rebuild keeps them.
             match_decisions_path=_path("CRM_CIF_MATCH_DECISIONS", data_dir / "identity" / "match_decisions.csv"),
             # Calling code used to turn national phone numbers (0803...) into E.164.
             default_country_code=os.environ.get("CRM_CIF_COUNTRY_CODE", "234"),
             currency=os.environ.get("CRM_CIF_CURRENCY", "NGN"),
+            # Secret mixed into pseudonym tokens. The default is for the sample world only: anyone who
+            # knows it can test a guessed email against a token, so set your own in production.
+            pseudonym_salt=os.environ.get("CRM_CIF_PSEUDONYM_SALT", DEFAULT_PSEUDONYM_SALT),
         )
 
 

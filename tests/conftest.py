@@ -24,7 +24,7 @@ class BuiltWorld:
 def _point_settings_at(root: Path) -> None:
     os.environ["CRM_CIF_DATA_DIR"] = str(root)
     for var in ("CRM_CIF_LANDING_DIR", "CRM_CIF_TRUTH_DIR", "CRM_CIF_WAREHOUSE", "CRM_CIF_SERVING", "CRM_CIF_EXPORTS_DIR",
-                "CRM_CIF_MATCH_DECISIONS"):
+                "CRM_CIF_MATCH_DECISIONS", "CRM_CIF_SERVING_RESTRICTED", "CRM_CIF_PSEUDONYM_SALT"):
         os.environ.pop(var, None)
 
 

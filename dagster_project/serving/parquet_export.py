@@ -1,0 +1,71 @@
+"""Parquet export of every table of a serving copy: ``<out>/<schema>/<table>.parquet`` + ``manifest.json``.
+
+Tools that read files rather than DuckDB (Spark, pandas, a data lake) get the same tables as the
+analyst copy, with the same policy applied, because the export reads the published copy, not the
+warehouse. Each file is written beside its target and renamed over it (a reader sees the old file
+or the new one); the manifest is written last and lists each table's rows and the file's sha256,
+so a reader can check it holds the files the manifest describes. Files a previous manifest listed
+for a table that is gone are removed after the new manifest is in place.
+"""
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from dagster_project.analytics.audience_export import write_atomically
+from dagster_project.serving.policy import quote
+from dagster_project.serving.publish import serving_tables
+
+MANIFEST = "manifest.json"
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, schema: str, table: str, path: Path) -> None:
+    target = "'" + str(path).replace("'", "''") + "'"
+    con.execute(f"copy (select * from {quote(schema)}.{quote(table)}) to {target} (format parquet, compression zstd)")
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _previous_files(out_dir: Path) -> set[str]:
+    manifest = out_dir / MANIFEST
+    if not manifest.exists():
+        return set()
+    try:
+        return {t["file"] for t in json.loads(manifest.read_text(encoding="utf-8"))["tables"]}
+    except (ValueError, KeyError, TypeError):
+        return set()
+
+
+def export_parquet(serving_path: Path, out_dir: Path) -> dict:
+    """Export every table of the serving copy at ``serving_path``; return the manifest written."""
+    out_dir = Path(out_dir)
+    previous = _previous_files(out_dir)
+    entries = []
+    with duckdb.connect(str(serving_path), read_only=True) as con:
+        for schema, table in serving_tables(con):
+            relative = f"{schema}/{table}.parquet"
+            path = out_dir / relative
+            write_atomically(path, lambda tmp, s=schema, t=table: _write_parquet(con, s, t, tmp))
+            rows = con.execute(f"select count(*) from {quote(schema)}.{quote(table)}").fetchall()[0][0]
+            written = pq.ParquetFile(path).metadata.num_rows
+            if written != rows:
+                raise RuntimeError(f"{relative}: {written} rows written, {rows} in the copy")
+            entries.append({"schema": schema, "table": table, "file": relative, "rows": rows,
+                            "sha256": _sha256(path), "bytes": path.stat().st_size})
+    manifest = {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": Path(serving_path).name,
+        "tables": entries,
+    }
+    text = json.dumps(manifest, indent=2) + "\n"
+    write_atomically(out_dir / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    for stale in previous - {e["file"] for e in entries}:
+        (out_dir / stale).unlink(missing_ok=True)
+    return manifest

@@ -1,0 +1,180 @@
+"""Publish a serving copy: the warehouse's marts, analytics and metrics, with one access level's policy.
+
+DuckDB allows one writer, and even a read-only reader of the warehouse blocks it; so analysts and
+BI read a copy. The copy is written to a new temporary file beside the target (attached to the
+warehouse connection, in the warehouse's v1.4 storage format so DuckDB 1.4+ clients open it),
+checked, and renamed over the target with ``os.replace``. On POSIX a reader that has the old copy
+open keeps its file (the old inode lives until the last handle closes), a new reader opens the new
+one, and nobody can open a half-written copy, because it only gets the target's name when complete.
+
+Views (metric views) are copied as tables: a view's SQL names the warehouse's catalog, which does
+not exist in the copy, and a snapshot answers the same numbers without the warehouse.
+"""
+
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
+from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, quote
+from dagster_project.warehouse import STORAGE_VERSION
+
+
+class PublishError(RuntimeError):
+    """The new copy failed its sanity check; the previous copy stays in place."""
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    schema: str
+    table: str
+    select_list: tuple[str, ...]
+    actions: dict[str, str]                 # personal column -> action applied
+    unclassified_dropped: tuple[str, ...]   # personal-looking columns nobody classified, left out
+    pseudonymised: tuple[str, ...]          # output columns that must hold tokens only
+
+
+@dataclass
+class PublishReport:
+    level: str
+    path: Path
+    tables: dict[str, int] = field(default_factory=dict)         # schema.table -> rows
+    actions: dict[str, str] = field(default_factory=dict)        # schema.table.column -> action
+    unclassified_dropped: list[str] = field(default_factory=list)
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+def serving_tables(con: duckdb.DuckDBPyConnection, schemas: Iterable[str] = SERVING_SCHEMAS) -> list[tuple[str, str]]:
+    """(schema, table) of every table and view in the serving schemas of the connection's database."""
+    wanted = list(schemas)
+    placeholders = ", ".join("?" for _ in wanted)
+    rows = con.execute("select table_schema, table_name from information_schema.tables "
+                       f"where table_catalog = current_database() and table_schema in ({placeholders}) "
+                       "order by 1, 2", wanted).fetchall()
+    return [(schema, table) for schema, table in rows]
+
+
+def plan_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, classification: Classification,
+               policy: LevelPolicy, salt: str) -> TablePlan:
+    """The select list that applies the level's policy to each column of one table."""
+    columns = con.execute("select column_name, data_type from information_schema.columns "
+                          "where table_catalog = current_database() and table_schema = ? and table_name = ? "
+                          "order by ordinal_position", [schema, table]).fetchall()
+    classes = classification.table(schema, table)
+    select, actions, dropped, tokens = [], {}, [], []
+    for name, sql_type in columns:
+        column_class = classes.get(name.lower())
+        if column_class is None and looks_personal(name):
+            action, kind = policy.unclassified_personal, None
+            if action == "drop":
+                dropped.append(name)
+        elif column_class is None or not column_class.is_personal:
+            action, kind = "keep", None
+        else:
+            kind = column_class.kind
+            action = policy.action(kind)
+            actions[name] = action
+        item = column_select(name, sql_type, kind, action, salt)
+        if item is not None:
+            select.append(item)
+        if action == "pseudonymise":
+            tokens.append(name)
+    return TablePlan(schema, table, tuple(select), actions, tuple(dropped), tuple(tokens))
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def copy_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan) -> int:
+    """Write one table into the attached copy; returns the source's row count."""
+    if not plan.select_list:
+        raise PublishError(f"{plan.schema}.{plan.table}: the policy leaves no column")
+    source = f"{quote(source_catalog)}.{quote(plan.schema)}.{quote(plan.table)}"
+    con.execute(f"create table {quote(alias)}.{quote(plan.schema)}.{quote(plan.table)} as "
+                f"select {', '.join(plan.select_list)} from {source}")
+    return con.execute(f"select count(*) from {source}").fetchall()[0][0]
+
+
+def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int]) -> None:
+    """Open the finished file as a reader would, and check tables, row counts and tokens."""
+    with duckdb.connect(str(path), read_only=True) as copy:
+        found = set(serving_tables(copy, {p.schema for p in plans}))
+        expected = {(p.schema, p.table) for p in plans}
+        if found != expected:
+            raise PublishError(f"copy holds {sorted(found)}, expected {sorted(expected)}")
+        for plan in plans:
+            name = f"{quote(plan.schema)}.{quote(plan.table)}"
+            count = copy.execute(f"select count(*) from {name}").fetchall()[0][0]
+            if count != rows[f"{plan.schema}.{plan.table}"]:
+                raise PublishError(f"{plan.schema}.{plan.table}: {count} rows in the copy, "
+                                   f"{rows[f'{plan.schema}.{plan.table}']} in the warehouse")
+            for column in plan.pseudonymised:
+                bad = copy.execute(f"select count(*) from {name} where {quote(column)} is not null "
+                                   f"and not regexp_full_match({quote(column)}, '{TOKEN_PATTERN[1:-1]}')").fetchall()[0][0]
+                if bad:
+                    raise PublishError(f"{plan.schema}.{plan.table}.{column}: {bad} values are not tokens")
+
+
+def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPolicy, classification: Classification,
+                 salt: str, schemas: Iterable[str] = SERVING_SCHEMAS) -> PublishReport:
+    """Write the serving copy for one access level to a temporary file, check it, swap it in."""
+    started = time.monotonic()
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    alias = "serving_" + uuid.uuid4().hex[:12]
+    source_catalog = con.execute("select current_database()").fetchall()[0][0]
+    report = PublishReport(level=policy.level, path=target)
+    attached = False
+    try:
+        tables = serving_tables(con, schemas)
+        plans = [plan_table(con, schema, table, classification, policy, salt) for schema, table in tables]
+        con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} "
+                    f"(read_write, storage_version '{STORAGE_VERSION}')")
+        attached = True
+        for schema in sorted({p.schema for p in plans}):
+            con.execute(f"create schema {quote(alias)}.{quote(schema)}")
+        for plan in plans:
+            key = f"{plan.schema}.{plan.table}"
+            report.tables[key] = copy_table(con, alias, source_catalog, plan)
+            report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
+            report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
+        con.execute(f"checkpoint {quote(alias)}")
+        con.execute(f"detach {quote(alias)}")
+        attached = False
+        sanity_check(tmp, plans, report.tables)
+        _fsync(tmp)
+        # a stale write-ahead log beside the target would be replayed onto the new file
+        target.with_name(target.name + ".wal").unlink(missing_ok=True)
+        os.replace(tmp, target)
+        _fsync(target.parent)
+    finally:
+        if attached:
+            try:
+                con.execute(f"detach {quote(alias)}")
+            except duckdb.Error:
+                pass  # the original error says what went wrong; the file goes either way
+        _remove(tmp)
+    report.bytes = target.stat().st_size
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _literal_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
