@@ -37,7 +37,8 @@ optional `_<suffix>` distinguishes several files of one day. The extension is `c
 or `parquet` as listed per entity. Files are never modified after delivery.
 
 A file whose name matches no entity below (wrong name, wrong folder, a subfolder, an unknown
-source) is **not loaded**; it is reported in the ingest run's log and metadata.
+source, a link to a file outside the landing folder) is **not loaded**; it is reported in the
+ingest run's log and metadata and recorded with the reason in `raw.unmatched_files`.
 
 ## Formats
 
@@ -45,7 +46,9 @@ source) is **not loaded**; it is reported in the ingest run's log and metadata.
   (LF or CRLF line endings). Fields may be quoted with `"` (a quote inside a quoted field is
   doubled: `""`). A record must fit on one line: quoted line breaks are not supported.
   Columns are matched to the contract by header name (case-insensitive), so their order does
-  not matter. Delimiter and encoding per entity below; a UTF-8 byte-order mark is accepted.
+  not matter. Delimiter and encoding per entity below; a UTF-8 byte-order mark is accepted
+  (the file is then read as UTF-8). A header line holding none of the contract's column names
+  (wrong delimiter, or no header line) makes the file unreadable: nothing from it is loaded.
 - **JSON Lines**: one JSON object per line, UTF-8; keys are the column names. Values may be
   strings, numbers, booleans or null.
 - **Parquet**: one column per contract column; any Parquet type (it is read as text).
@@ -76,7 +79,7 @@ Parquet the 1-based row index) and `_loaded_at`. Files are processed in file-nam
   number, impossible date, negative amount, unknown code, duplicate key) are loaded to raw
   and then quarantined in staging with reason codes (`staging.stg_quarantine`); they are
   never silently dropped.
-- A file that cannot be read at all (empty, no header line, not a Parquet file) is recorded
+- A file that cannot be read at all (empty, no header line, wrong delimiter, not a Parquet file) is recorded
   in the ledger with that status and reason; nothing from it is loaded.
 - Each file loads atomically: its rows, rejects and ledger row are committed together, so an
   interrupted load leaves nothing behind and the next run loads the file again.

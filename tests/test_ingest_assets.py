@@ -52,6 +52,8 @@ def test_one_multi_asset_per_source_with_entity_specs():
 
 
 def test_materialize_reports_metadata_and_rerun_is_noop(world):
+    (world / "landing" / "crm").mkdir()
+    (world / "landing" / "crm" / "calls_20250101.csv").write_text("x\n")  # an unknown source folder
     result = dg.materialize(build_ingest_assets(), resources=resources())
     assert result.success
     md = metadata_by_asset(result)
@@ -68,6 +70,8 @@ def test_materialize_reports_metadata_and_rerun_is_noop(world):
     calls2 = again["raw/callcentre__calls"]
     assert (calls2["files_loaded"], calls2["files_skipped"], calls2["rows_loaded"], calls2["dagster/row_count"]) \
         == (0, 2, 0, 2)
+    assert calls2["skipped"] == ("- `callcentre/calls_20250101.csv`: content already loaded (same sha256)\n"
+                                 "- `callcentre/calls_20250102.csv`: content already loaded (same sha256)")
 
     con = duckdb.connect(str(get_settings().warehouse_path), read_only=True)
     try:
@@ -75,6 +79,9 @@ def test_materialize_reports_metadata_and_rerun_is_noop(world):
         assert batch == [(result.run_id,)]
         assert con.execute("SELECT source_file, line_number, raw_line FROM raw.rejects").fetchall() == [
             ("callcentre/calls_20250101.csv", 3, "C2|bad")]
+        unmatched = con.execute("SELECT source_file, reason FROM raw.unmatched_files ORDER BY 1").fetchall()
+        assert [f for f, _ in unmatched] == ["callcentre/unexpected.csv", "crm/calls_20250101.csv"]
+        assert unmatched[1][1].startswith("folder 'crm' is not a known source")
     finally:
         con.close()
 

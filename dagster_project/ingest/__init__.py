@@ -2,7 +2,10 @@
 
 from dagster_project.ingest.discovery import Discovery, discover
 from dagster_project.ingest.ledger import ensure_raw_schema
-from dagster_project.ingest.loader import EntityLoadResult, FileLoadResult, IngestError, ingest_entity
+from dagster_project.ingest.loader import (
+    EntityLoadResult, FileLoadResult, IngestError, ingest_entity,
+    record_unmatched,
+)
 
 __all__ = ["Discovery", "EntityLoadResult", "FileLoadResult", "IngestError", "discover",
-           "ensure_raw_schema", "ingest_entity"]
+           "ensure_raw_schema", "ingest_entity", "record_unmatched"]

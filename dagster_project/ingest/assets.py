@@ -10,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from dagster_project.ingest.discovery import discover, relpath
 from dagster_project.ingest.ledger import ensure_raw_schema, raw_table
-from dagster_project.ingest.loader import EntityLoadResult, IngestError, ingest_entity
+from dagster_project.ingest.loader import EntityLoadResult, IngestError, ingest_entity, record_unmatched
 from dagster_project.settings import get_settings
 from dagster_project.sources import SOURCES, Source
 
@@ -32,6 +32,14 @@ def _metadata(result: EntityLoadResult, total_rows: int, unknown: list[str]) -> 
         "batch_id": dg.MetadataValue.text(result.batch_id),
         "unknown_files_in_source": dg.MetadataValue.int(len(unknown)),
     }
+    if result.skipped:
+        md["skipped"] = dg.MetadataValue.md("\n".join(
+            f"- `{name}`: content already loaded (same sha256)" for name in result.skipped[:50]))
+    drift = [f for f in result.files if f.missing_columns or f.extra_columns]
+    if drift:
+        md["schema_drift"] = dg.MetadataValue.md("\n".join(
+            f"- `{f.source_file}`: missing {', '.join(f.missing_columns) or 'none'}; "
+            f"extra {', '.join(f.extra_columns) or 'none'}" for f in drift[:50]))
     if result.files_not_loaded:
         md["not_loaded"] = dg.MetadataValue.md(
             "\n".join(f"- `{f.source_file}`: {f.status}: {f.reason}" for f in result.files_not_loaded))
@@ -65,6 +73,8 @@ def _build_source_asset(source: Source) -> dg.AssetsDefinition:
         failures: list[str] = []
         with duckdb.get_connection() as con:
             ensure_raw_schema(con)
+            for message in record_unmatched(con, found, landing):  # every source run may see them first
+                context.log.warning(message)
             for e in source.entities:
                 key = asset_key(source.name, e.name)
                 if key not in context.selected_asset_keys:

@@ -16,6 +16,7 @@ from dagster_project.sources import SOURCES, Entity
 class Discovery:
     files: dict[str, list[Path]] = field(default_factory=dict)  # Entity.table -> files, name order
     unknown: list[Path] = field(default_factory=list)  # files matching no entity
+    reasons: dict[Path, str] = field(default_factory=dict)  # unknown file -> why it is not loaded
 
     def for_entity(self, entity: Entity) -> list[Path]:
         return self.files.get(entity.table, [])
@@ -46,15 +47,31 @@ def discover(landing_dir: Path | str) -> Discovery:
     if not landing.is_dir():
         return result
     sources = {s.name: s for s in SOURCES}
+    root = landing.resolve()
     for path in sorted(p for p in landing.rglob("*") if p.is_file()):
         parts = path.relative_to(landing).parts
         entity = None
-        if len(parts) == 2 and parts[0] in sources:
+        if len(parts) == 2 and parts[0] in sources and path.resolve().is_relative_to(root):
             entity = next((e for e in sources[parts[0]].entities if e.file_pattern.match(parts[1])), None)
         if entity is None:
             result.unknown.append(path)
+            result.reasons[path] = _unknown_reason(parts, sources, path, root)
         else:
             result.files[entity.table].append(path)
     for files in result.files.values():
         files.sort(key=lambda p: p.name)
     return result
+
+
+def _unknown_reason(parts: tuple[str, ...], sources: dict, path: Path, root: Path) -> str:
+    """Why a landing file is not loaded, in words a sender can act on."""
+    if not path.resolve().is_relative_to(root):
+        return "a link to a file outside the landing folder: never followed"
+    if len(parts) == 1:
+        return "in the landing root, not in a source folder"
+    if parts[0] not in sources:
+        return f"folder '{parts[0]}' is not a known source (known: {', '.join(sorted(sources))})"
+    if len(parts) > 2:
+        return f"in a subfolder of '{parts[0]}/': files must be directly in the source folder"
+    expected = ", ".join(f"{e.name}_<YYYYMMDD>[_<suffix>].{e.extension}" for e in sources[parts[0]].entities)
+    return f"name matches no entity of source '{parts[0]}' (expected {expected})"

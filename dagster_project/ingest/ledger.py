@@ -1,4 +1,4 @@
-"""The raw schema: raw tables, ``raw.rejects`` and ``raw.file_ledger``.
+"""The raw schema: raw tables, ``raw.rejects``, ``raw.file_ledger`` and ``raw.unmatched_files``.
 
 All raw tables exist before any file arrives so dbt staging compiles and runs on an empty
 landing folder. The ledger is the memory of what was loaded: one row per file content
@@ -57,6 +57,20 @@ CREATE TABLE IF NOT EXISTS raw.file_ledger (
 )
 """
 
+# Landing files that match no entity (unknown folder, misnamed, subfolder, link out of the
+# landing folder): never loaded, but kept here so a wrong delivery is visible in the warehouse,
+# not only in one run's log. One row per path and content, with the time it was first seen.
+UNMATCHED_DDL = """
+CREATE TABLE IF NOT EXISTS raw.unmatched_files (
+    source_file VARCHAR NOT NULL,
+    file_sha256 VARCHAR NOT NULL,
+    file_size BIGINT,
+    reason VARCHAR NOT NULL,
+    first_seen_at TIMESTAMP,
+    PRIMARY KEY (source_file, file_sha256)
+)
+"""
+
 LEDGER_COLUMNS: tuple[str, ...] = (
     "file_sha256", "source", "entity", "source_file", "file_size", "business_date", "batch_id",
     "status", "reason", "data_lines", "blank_lines", "rows_loaded", "rows_rejected",
@@ -83,6 +97,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute(REJECTS_DDL)
     con.execute(LEDGER_DDL)
+    con.execute(UNMATCHED_DDL)
     for entity in ENTITIES:
         con.execute(raw_table_ddl(entity))
 

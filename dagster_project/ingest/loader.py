@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from dagster_project.ingest.discovery import discover, relpath
+from dagster_project.ingest.discovery import Discovery, discover, relpath
 from dagster_project.ingest.ledger import (
     LEDGER_COLUMNS, done_hashes, ensure_raw_schema, quote_ident, raw_table,
 )
@@ -46,6 +47,8 @@ class FileLoadResult:
     data_lines: int
     rows_loaded: int
     rows_rejected: int
+    missing_columns: list[str] = field(default_factory=list)  # contract columns not in the header
+    extra_columns: list[str] = field(default_factory=list)  # header columns not in the contract
 
 
 @dataclass
@@ -102,6 +105,7 @@ def _pending(entity: Entity, files: list[Path], landing: Path, known: set[str], 
         rel = relpath(path, landing)
         if sha in known or sha in seen:
             skipped.append(rel)
+            log.info(f"{rel}: skipped: the same content (sha256 {sha[:12]}...) is already loaded")
             continue
         seen.add(sha)
         keep = data if entity.format != "parquet" else None
@@ -130,13 +134,13 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir: P
     (data lines = rows loaded + rows rejected); that file is in the ledger as 'failed' and
     is retried on the next run.
     """
-    landing = Path(landing_dir).resolve()
+    landing = Path(os.path.abspath(landing_dir))  # not resolve(): a link must keep its landing name
     con.execute("SET enable_progress_bar = false")  # big loads would print bars into run logs
     ensure_raw_schema(con)
     batch_id = batch_id or new_batch_id()
     if files is None:
         files = discover(landing).for_entity(entity)
-    files = sorted((Path(f).resolve() for f in files), key=lambda p: p.name)
+    files = sorted((Path(os.path.abspath(f)) for f in files), key=lambda p: p.name)
     result = EntityLoadResult(entity.source, entity.name, entity.table, batch_id)
     pending = _pending(entity, files, landing, done_hashes(con, entity), result.skipped)
     for chunk in _chunks(pending):
@@ -163,9 +167,13 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[Pend
         if st.status != "loaded":
             loaded = rejected = 0
         results.append(FileLoadResult(f.source_file, f.sha256, st.status, st.reason, st.data_lines,
-                                      loaded, rejected))
+                                      loaded, rejected, list(st.missing_columns), list(st.extra_columns)))
         if st.reason:
             log.warning(st.reason)
+        elif st.missing_columns or st.extra_columns:
+            log.warning(f"{f.source_file}: line 1: schema drift: columns missing from the header "
+                        f"(loaded as NULL): {', '.join(st.missing_columns) or 'none'}; extra columns "
+                        f"(ignored): {', '.join(st.extra_columns) or 'none'}")
     files_tbl = _files_table(entity, chunk, stats, results, batch_id, loaded_at)
     con.register("_ingest_files_arrow", files_tbl)
     try:
@@ -246,3 +254,43 @@ def _insert_ledger(con: duckdb.DuckDBPyConnection) -> None:
     cols = ", ".join(LEDGER_COLUMNS)
     select = ", ".join("business_date::DATE" if c == "business_date" else c for c in LEDGER_COLUMNS)
     con.execute(f"INSERT INTO raw.file_ledger ({cols}) SELECT {select} FROM _ingest_files ORDER BY file_id")
+
+
+def record_unmatched(con: duckdb.DuckDBPyConnection, found: Discovery, landing_dir: Path | str) -> list[str]:
+    """Add landing files that match no entity to ``raw.unmatched_files``; return the new ones.
+
+    Each is described as "<file>: not loaded: <reason>" and returned only the first time it is
+    seen, so a run log names it once instead of on every run and every source.
+    """
+    landing = Path(landing_dir)
+    ensure_raw_schema(con)
+    rows = []
+    for path in found.unknown:
+        rel = relpath(path, landing)
+        try:
+            data = path.read_bytes() if path.resolve().is_relative_to(landing.resolve()) else b""
+        except OSError as exc:  # unreadable file: still listed, with why
+            data, reason = b"", f"{found.reasons.get(path, 'matches no entity')}; cannot be read: {exc}"
+        else:
+            reason = found.reasons.get(path, "matches no entity")
+        rows.append((rel, hashlib.sha256(data).hexdigest(), len(data), reason))
+    if not rows:
+        return []
+    seen_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    table = pa.table({"source_file": [r[0] for r in rows], "file_sha256": [r[1] for r in rows],
+                      "file_size": pa.array([r[2] for r in rows], pa.int64()),
+                      "reason": [r[3] for r in rows], "first_seen_at": pa.array([seen_at] * len(rows), pa.timestamp("us"))})
+    con.register("_unmatched_arrow", table)
+    try:
+        new = con.execute("""SELECT source_file, reason FROM _unmatched_arrow a WHERE NOT EXISTS (
+            SELECT 1 FROM raw.unmatched_files u
+            WHERE u.source_file = a.source_file AND u.file_sha256 = a.file_sha256) ORDER BY source_file""").fetchall()
+        con.execute("""INSERT INTO raw.unmatched_files SELECT * FROM _unmatched_arrow a WHERE NOT EXISTS (
+            SELECT 1 FROM raw.unmatched_files u
+            WHERE u.source_file = a.source_file AND u.file_sha256 = a.file_sha256)""")
+    finally:
+        con.unregister("_unmatched_arrow")
+    messages = [f"{rel}: not loaded: {reason}" for rel, reason in new]
+    for m in messages:
+        log.warning(m)
+    return messages

@@ -69,6 +69,14 @@ def decode(data: bytes, encoding: str) -> tuple[str, bool]:
     bytes become U+FFFD and the lines holding them are rejected, not the whole file.
     """
     codec = "utf-8-sig" if _is_utf8(encoding) else encoding
+    if data.startswith(codecs.BOM_UTF8) and codec != "utf-8-sig":
+        # The BOM says the sender wrote UTF-8 although the contract says otherwise: trust the
+        # BOM when the bytes agree, else read the rest in the contract encoding (never let the
+        # BOM's bytes glue onto the first column name as "ï»¿account_number").
+        try:
+            return data.decode("utf-8-sig"), False
+        except UnicodeDecodeError:
+            data = data[len(codecs.BOM_UTF8):]
     try:
         return data.decode(codec), False
     except UnicodeDecodeError:
@@ -154,6 +162,34 @@ def _map_columns(entity: Entity, header: list[str]) -> tuple[list[int | None], l
     return idx, missing, extra
 
 
+DELIMITER_NAMES = {",": "',' (comma)", ";": "';' (semicolon)", "|": "'|' (pipe)", "\t": "tab"}
+
+
+def _delimiter_name(d: str) -> str:
+    return DELIMITER_NAMES.get(d, repr(d))
+
+
+def _no_contract_column_reason(source_file: str, entity: Entity, header_line: str) -> str:
+    """Why a header with no contract column cannot be loaded: another delimiter, or no header.
+
+    Loading such a file would give rows of NULLs (every column missing), so it is refused
+    whole with a message that says what is probably wrong.
+    """
+    for other in DELIMITER_NAMES:
+        if other == entity.delimiter:
+            continue
+        try:
+            _, missing, _ = _map_columns(entity, _parse_header(header_line, other))
+        except csv.Error:
+            continue
+        if len(missing) < len(entity.column_names):
+            return (f"{source_file}: line 1: wrong delimiter: the header is separated by "
+                    f"{_delimiter_name(other)}, the contract says {_delimiter_name(entity.delimiter)}; "
+                    "nothing from this file was loaded")
+    return (f"{source_file}: line 1: header line missing: line 1 holds none of the contract's column "
+            f"names (expected e.g. {', '.join(entity.column_names[:3])}); nothing from this file was loaded")
+
+
 def stage_csv(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[PendingFile]) -> dict[int, FileStats]:
     """Stage delimited files: line 1 is the header, data lines from line 2."""
     _drop_tables(con)
@@ -176,6 +212,9 @@ def stage_csv(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[Pendin
             stats[f.file_id] = FileStats("unreadable", f"{f.source_file}: line 1: header cannot be parsed: {exc}")
             continue
         idx, missing, extra = _map_columns(entity, header)
+        if len(missing) == len(entity.column_names):
+            stats[f.file_id] = FileStats("unreadable", _no_contract_column_reason(f.source_file, entity, header_line))
+            continue
         stats[f.file_id] = FileStats(missing_columns=missing, extra_columns=extra)
         ids.append(f.file_id)
         texts.append(text)
