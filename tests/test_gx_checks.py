@@ -158,3 +158,16 @@ def test_raw_suite_on_a_source_not_delivered_yet_warns_only(tmp_path):
     outcome = run_suite(con, suite_file, tmp_path / "gx_docs")
     assert [(f["expectation"], f["observed"]) for f in outcome.failed] == [("expect_table_row_count_to_be_between", 0)]
     assert check_result(suite_file, outcome).severity == dg.AssetCheckSeverity.WARN
+
+
+def test_blocking_mart_checks_sit_before_the_serving_copies():
+    from dagster_project.definitions import build_defs
+    from dagster_project.serving.assets import ANALYST_COPY, RESTRICTED_COPY
+
+    graph = build_defs().resolve_asset_graph()
+    gx_checks = {k.asset_key for k in graph.asset_check_keys if k.name == CHECK_NAME}
+    assert gx_checks == {dg.AssetKey(list(s.asset_key)) for s in load_suites()}
+    blocking_marts = {dg.AssetKey(list(s.asset_key)) for s in load_suites() if s.blocking and s.asset_key[0] == "marts"}
+    assert len(blocking_marts) == 11
+    for copy in (ANALYST_COPY, RESTRICTED_COPY):
+        assert blocking_marts <= graph.get(copy).parent_keys
