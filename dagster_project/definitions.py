@@ -12,6 +12,7 @@ from dagster_project.dbt_assets import dbt_analytics_mart_assets, dbt_mart_asset
 from dagster_project.identity.assets import party_identity
 from dagster_project.ingest.assets import build_ingest_assets
 from dagster_project.ingest.sensors import build_landing_sensor
+from dagster_project.quality.gx_checks import build_gx_checks
 from dagster_project.serving.assets import build_serving_assets, serving_upstream
 from dagster_project.settings import get_settings
 from dagster_project.warehouse import ensure_warehouse
@@ -22,6 +23,8 @@ warehouse_assets = [*ingest_assets, dbt_staging_assets, party_identity, dbt_mart
 # Published copies for analysts and BI: after every marts/analytics/metrics asset of the run.
 serving_assets = build_serving_assets(serving_upstream(warehouse_assets))
 all_assets = [*warehouse_assets, *serving_assets]
+# GX suites in expectations/: blocking ones stop everything downstream, the serving copies included.
+gx_checks = build_gx_checks({k for a in all_assets for k in a.keys})
 
 # DuckDB has one writer: every job runs its steps one after another in one process.
 pipeline_job = dg.define_asset_job("crm_cif_pipeline", selection=dg.AssetSelection.all(),
@@ -43,6 +46,7 @@ def build_defs() -> dg.Definitions:
     ensure_warehouse(settings.warehouse_path)
     return dg.Definitions(
         assets=all_assets,
+        asset_checks=gx_checks,
         jobs=[pipeline_job, ingest_job, downstream_job],
         schedules=[daily_schedule],
         sensors=[build_landing_sensor(ingest_job, default_status=dg.DefaultSensorStatus.RUNNING)],

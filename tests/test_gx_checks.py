@@ -1,0 +1,173 @@
+"""GX suites as Dagster asset checks: results, metadata, blocking, and raw suites equal to the registry."""
+
+import json
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from dagster_project.quality.gx_checks import CHECK_NAME, build_gx_check, check_result
+from dagster_project.quality.gx_runner import run_suite
+from dagster_project.quality.gx_suites import EXPECTATIONS_DIR, load_suites, parse_suite, raw_suite, render, suite_path
+from dagster_project.sources import ENTITIES
+
+PEOPLE = dg.AssetKey(["marts", "people"])
+
+
+def _suite(*expectations, parameters=None) -> dict:
+    return {"name": "marts.people", "expectations": list(expectations),
+            "meta": {"crm_cif": {"asset_key": ["marts", "people"], "table": "marts.people", "batch": "all",
+                                 "parameters": parameters or {}}}}
+
+
+def _exp(kind, severity="critical", **kwargs):
+    return {"type": kind, "kwargs": kwargs, "severity": severity}
+
+
+def _people(con, ids, statuses):
+    con.execute("create schema if not exists marts")
+    con.execute("create or replace table marts.people (id varchar, status varchar, age bigint)")
+    con.executemany("insert into marts.people values (?, ?, ?)", [(i, s, 30) for i, s in zip(ids, statuses)])
+    con.execute("create or replace table marts.known (id varchar)")
+    con.executemany("insert into marts.known values (?)", [("a",), ("b",), ("c",)])
+
+
+GOOD_SUITE = _suite(
+    _exp("expect_table_columns_to_match_ordered_list", column_list=["id", "status", "age"]),
+    _exp("expect_column_values_to_be_of_type", column="age", type_="int"),
+    _exp("expect_column_values_to_be_unique", column="id"),
+    _exp("expect_column_values_to_be_in_set", column="id", value_set={"$PARAMETER": "known_ids"}),
+    _exp("expect_table_row_count_to_equal", value={"$PARAMETER": "known_count"}),
+    _exp("expect_column_values_to_be_in_set", "warning", column="status", value_set=["active", "closed"]),
+    parameters={"known_ids": "select id from marts.known", "known_count": "select count(*) from marts.known"},
+)
+
+
+def test_passing_suite_passes_with_docs(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _people(con, ["a", "b", "c"], ["active", "closed", "active"])
+    suite_file = parse_suite(GOOD_SUITE)
+    outcome = run_suite(con, suite_file, tmp_path / "gx_docs")
+    assert (outcome.passed, outcome.failed, outcome.success) == (6, [], True)
+    assert outcome.docs_page.is_file() and outcome.docs_page.is_relative_to(tmp_path / "gx_docs")
+    assert (tmp_path / "gx_docs" / "index.html").is_file()
+    result = check_result(suite_file, outcome)
+    assert result.passed
+    assert result.metadata["expectations_passed"].value == 6
+    assert result.metadata["expectations_failed"].value == 0
+    assert result.metadata["data_docs"].value == str(outcome.docs_page)
+
+
+def test_failing_suite_reports_observed_values(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _people(con, ["a", "a", "z", "c"], ["active", "gone", "closed", "active"])  # duplicate, orphan, bad code
+    suite_file = parse_suite(GOOD_SUITE)
+    outcome = run_suite(con, suite_file, tmp_path / "gx_docs")
+    failed = {(f["expectation"], f["column"]): f for f in outcome.failed}
+    assert outcome.passed == 2  # columns and type
+    assert failed[("expect_column_values_to_be_unique", "id")]["observed"]["unexpected_count"] == 2
+    assert failed[("expect_column_values_to_be_in_set", "id")]["observed"]["partial_unexpected_list"] == ["z"]
+    assert failed[("expect_table_row_count_to_equal", None)]["observed"] == 4
+    assert failed[("expect_column_values_to_be_in_set", "status")]["severity"] == "warning"
+    result = check_result(suite_file, outcome)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
+    assert result.metadata["expectations_failed"].value == 4
+    assert "expect_column_values_to_be_unique" in result.metadata["failed_expectations"].value
+
+
+def test_warning_only_failure_is_warn(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _people(con, ["a"], ["gone"])
+    suite_file = parse_suite(_suite(_exp("expect_column_values_to_not_be_null", column="id"),
+                                    _exp("expect_column_values_to_be_in_set", "warning", column="status", value_set=["active"])))
+    assert suite_file.blocking  # a critical expectation makes the check blocking
+    result = check_result(suite_file, run_suite(con, suite_file, tmp_path / "gx_docs"))
+    assert (result.passed, result.severity) == (False, dg.AssetCheckSeverity.WARN)
+
+
+def test_missing_table_fails_as_error(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    suite_file = parse_suite(GOOD_SUITE)
+    result = check_result(suite_file, run_suite(con, suite_file, tmp_path / "gx_docs"))
+    assert (result.passed, result.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert result.metadata["missing_table"].value == "marts.people"
+
+
+@pytest.mark.parametrize("ids, downstream_runs", [(["a", "b", "c"], True), (["a", "a", "c"], False)])
+def test_failed_blocking_check_stops_downstream(tmp_path, monkeypatch, ids, downstream_runs):
+    monkeypatch.setenv("CRM_CIF_DATA_DIR", str(tmp_path))
+    database = str(tmp_path / "w.duckdb")
+
+    @dg.asset(key=PEOPLE)
+    def people(duckdb: DuckDBResource):
+        with duckdb.get_connection() as con:
+            _people(con, ids, ["active"] * len(ids))
+
+    @dg.asset(key=dg.AssetKey(["serving", "copy"]), deps=[PEOPLE])
+    def serving_copy():
+        return None
+
+    check = build_gx_check(parse_suite(GOOD_SUITE))
+    assert check.check_specs_by_output_name and all(s.blocking for s in check.check_specs)
+    result = dg.materialize([people, serving_copy, check], resources={"duckdb": DuckDBResource(database=database)},
+                            raise_on_error=False)
+    evaluation = result.get_asset_check_evaluations()[0]
+    assert (evaluation.check_name, evaluation.passed) == (CHECK_NAME, downstream_runs)
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert PEOPLE in materialized
+    assert (dg.AssetKey(["serving", "copy"]) in materialized) is downstream_runs
+    assert evaluation.metadata["data_docs"].value.startswith(str(tmp_path / "gx_docs"))
+
+
+def test_raw_suites_equal_the_registry():
+    raw_files = {p.name for p in EXPECTATIONS_DIR.glob("raw.*.json")}
+    assert raw_files == {f"raw.{e.table}.json" for e in ENTITIES}
+    for entity in ENTITIES:
+        assert suite_path(f"raw.{entity.table}").read_text(encoding="utf-8") == render(raw_suite(entity)), (
+            "expectations/ raw suites are stale: run `python -m dagster_project.quality.gx_suites`")
+
+
+def test_every_suite_targets_a_raw_or_mart_asset_and_is_valid_gx():
+    import great_expectations as gx
+
+    suites = load_suites()
+    assert {s.asset_key[0] for s in suites} == {"raw", "marts"}
+    for s in suites:
+        assert s.table == ".".join(s.asset_key)
+        gx.ExpectationSuite(**{k: v for k, v in s.suite.items() if k != "id"})  # parses as a GX suite
+    customer_360 = json.loads(suite_path("marts.customer_360").read_text())
+    assert "expect_table_row_count_to_equal" in {e["type"] for e in customer_360["expectations"]}
+
+
+def test_every_gx_check_passes_on_the_sample_world(built_world):
+    evaluations = [e for e in built_world.first_run.get_asset_check_evaluations() if e.check_name == CHECK_NAME]
+    suites = load_suites()
+    assert len(evaluations) == len(suites)
+    failed = {e.asset_key.to_user_string(): e.metadata.get("failed_expectations") for e in evaluations if not e.passed}
+    assert failed == {}
+    assert (built_world.root / "gx_docs" / "index.html").is_file()
+
+
+def test_raw_suite_on_a_source_not_delivered_yet_warns_only(tmp_path):
+    from dagster_project.ingest.ledger import ensure_raw_schema
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_raw_schema(con)  # every raw table, empty
+    suite_file = parse_suite(raw_suite(ENTITIES[0]))
+    outcome = run_suite(con, suite_file, tmp_path / "gx_docs")
+    assert [(f["expectation"], f["observed"]) for f in outcome.failed] == [("expect_table_row_count_to_be_between", 0)]
+    assert check_result(suite_file, outcome).severity == dg.AssetCheckSeverity.WARN
+
+
+def test_blocking_mart_checks_sit_before_the_serving_copies():
+    from dagster_project.definitions import build_defs
+    from dagster_project.serving.assets import ANALYST_COPY, RESTRICTED_COPY
+
+    graph = build_defs().resolve_asset_graph()
+    gx_checks = {k.asset_key for k in graph.asset_check_keys if k.name == CHECK_NAME}
+    assert gx_checks == {dg.AssetKey(list(s.asset_key)) for s in load_suites()}
+    blocking_marts = {dg.AssetKey(list(s.asset_key)) for s in load_suites() if s.blocking and s.asset_key[0] == "marts"}
+    assert len(blocking_marts) == 11
+    for copy in (ANALYST_COPY, RESTRICTED_COPY):
+        assert blocking_marts <= graph.get(copy).parent_keys
