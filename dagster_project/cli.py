@@ -58,12 +58,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_pipeline(job_name: str = "crm_cif_pipeline") -> bool:
-    """Materialize every asset in-process; True when the run succeeded."""
-    _dagster_home()
+def run_pipeline(job_name: str = "crm_cif_pipeline"):
+    """Materialize every asset in-process; returns the run's outcome (quality.alerts.RunOutcome)."""
+    home = _dagster_home()
     import dagster as dg
 
     from dagster_project.definitions import build_defs
+    from dagster_project.quality.alerts import outcome_of
 
     job = build_defs().resolve_job_def(job_name)
     started = time.perf_counter()
@@ -71,27 +72,36 @@ def run_pipeline(job_name: str = "crm_cif_pipeline") -> bool:
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
+    outcome = outcome_of(result, job_name)
     elapsed = time.perf_counter() - started
-    if result.success:
+    if outcome.ok:
         print(f"Pipeline finished in {elapsed:.0f}s.")
-        return True
-    print(f"\nPipeline FAILED after {elapsed:.0f}s.", file=sys.stderr)
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            message = error.message.strip().splitlines()[0] if error else "unknown error"
-            print(f"  step {event.step_key}: {message}", file=sys.stderr)
-    print("Open the Dagster UI (make dev) for the full logs.", file=sys.stderr)
-    return False
+    else:
+        print(f"\nPipeline FAILED after {elapsed:.0f}s.", file=sys.stderr)
+    _tell_people(outcome, str(home))
+    return outcome
+
+
+def _tell_people(outcome, dagster_home: str) -> None:
+    """The one-screen summary on stderr and, if configured, the JSON webhook alert."""
+    from dagster_project.quality.alerts import post_alert, render_outcome
+
+    text = render_outcome(outcome, dagster_home)
+    if text:
+        print(text, file=sys.stderr)
+    url = get_settings().alert_webhook_url
+    if url and outcome.status != "succeeded":
+        error = post_alert(url, outcome.to_alert())
+        print(error or f"Alert sent to {url}.", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    ok = run_pipeline(args.job)
-    if ok:
+    outcome = run_pipeline(args.job)
+    if outcome.ok:
         from dagster_project.summary import warehouse_summary
 
         print(warehouse_summary(get_settings().warehouse_path))
-    return 0 if ok else 1
+    return 0 if outcome.ok else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -64,13 +64,21 @@ def _root_message(error) -> str:
 
 
 def outcome_of(result, job: str) -> RunOutcome:
-    """Collect what failed from an ExecuteInProcessResult."""
+    """Collect what failed from an ExecuteInProcessResult.
+
+    A blocking check that failed also fails its step: it is listed with the checks, not the steps.
+    Steps that never started (upstream failed or a blocking check stopped them) are "not run".
+    """
     outcome = RunOutcome(run_id=result.run_id, job=job, success=result.success)
+    started = set()
     for event in result.all_events:
-        if event.is_step_failure:
-            outcome.failed_steps[event.step_key] = _root_message(event.step_failure_data.error)
-        elif event.is_step_skipped:
-            outcome.skipped_steps.append(event.step_key)
+        if event.is_step_start:
+            started.add(event.step_key)
+        elif event.is_step_failure:
+            error = event.step_failure_data.error
+            if error is None or error.cls_name != "DagsterAssetCheckFailedError":
+                outcome.failed_steps[event.step_key] = _root_message(error)
+    outcome.skipped_steps = sorted(set(result.job_def.graph.node_names()) - started)
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             outcome.failed_checks.append(FailedCheck(
