@@ -122,6 +122,25 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    """Print the per-source scorecard; exit 1 when a reconciliation (blocking) check fails."""
+    import duckdb
+
+    from dagster_project.quality.scorecard import scorecard_text
+
+    warehouse = get_settings().warehouse_path
+    if not warehouse.exists():
+        print(f"No warehouse at {warehouse}: run `crm-cif run` first.", file=sys.stderr)
+        return 1
+    try:
+        text, ok = scorecard_text(warehouse)
+    except duckdb.Error as exc:
+        print(f"crm-cif quality: cannot read the warehouse: {exc}", file=sys.stderr)
+        return 1
+    print(text)
+    return 0 if ok else 1
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run one read-only query against the warehouse and print the result."""
     import duckdb
@@ -270,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("summary", help="print what the warehouse holds").set_defaults(func=cmd_summary)
+
+    sub.add_parser("quality", help="per-source scorecard: rows, rejects, quarantine by reason, checks, last delivery"
+                   ).set_defaults(func=cmd_quality)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
     sql.add_argument("query")

@@ -87,6 +87,19 @@ def outcome_of(result, job: str) -> RunOutcome:
     return outcome
 
 
+# Errors people can fix themselves, and what to do about them.
+HINTS = {
+    "No space left on device": "A disk is full: free space where the warehouse and data folder live "
+                               "(CRM_CIF_WAREHOUSE, CRM_CIF_DATA_DIR), then re-run; what was committed stays.",
+    "Read-only file system": "A folder the run writes to is read-only: the warehouse and data folder must be writable.",
+    "Permission denied": "Permission denied: check who may write the warehouse and data folder.",
+}
+
+
+def hints_for(messages: list[str]) -> list[str]:
+    return [hint for needle, hint in HINTS.items() if any(needle in m for m in messages)]
+
+
 def render_outcome(outcome: RunOutcome, dagster_home: str, max_lines: int = 8) -> str:
     """A one-screen account of what failed and where to look (empty when all went well)."""
     if outcome.status == "succeeded":
@@ -105,6 +118,7 @@ def render_outcome(outcome: RunOutcome, dagster_home: str, max_lines: int = 8) -
     section("Not run (upstream failed or blocked)", outcome.skipped_steps)
     section("Failed blocking checks", [f"{c.asset} {c.check}: {c.description}" for c in outcome.blocking_failures])
     section("Warnings", [f"{c.asset} {c.check}: {c.description}" for c in outcome.failed_checks if c.severity != "ERROR"])
+    lines.extend(hints_for([*outcome.failed_steps.values()]))
     lines.append(f"Where to look: `crm-cif dev` (Dagster UI, run {outcome.run_id[:8]}), `crm-cif quality`, "
                  f"Dagster home {dagster_home}")
     return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""`crm-cif quality` on the built world: every number equals the warehouse and the world's truth."""
+
+import duckdb
+import pandas as pd
+
+from dagster_project.cli import main
+from dagster_project.quality.scorecard import build_scorecard
+from dagster_project.sources import SOURCES
+
+
+def test_scorecard_numbers_match_the_truth(built_world):
+    expected = pd.read_parquet(built_world.truth / "expected_counts.parquet").groupby("source").sum(numeric_only=True)
+    with duckdb.connect(str(built_world.warehouse), read_only=True) as con:
+        scores = {s.source: s for s in build_scorecard(con)}
+        by_reason = con.execute("select source_system, reason_codes, count(*) from staging.stg_quarantine "
+                                "group by all").fetchall()
+        last = dict(con.execute("select source, max(business_date) from raw.file_ledger group by 1").fetchall())
+    assert set(scores) == {s.name for s in SOURCES}
+    for name, score in scores.items():
+        assert score.raw_rows + score.rejects == expected.loc[name, "delivered_rows"], name
+        assert score.rejects == expected.loc[name, "expected_rejected"], name
+        assert score.quarantined == expected.loc[name, "expected_quarantined"], name
+        assert score.last_delivery == last[name]
+        assert all(r.passed for r in score.reconciliations), name
+    assert {(s, r): n for s, r, n in by_reason} == {(s.source, r): n for s in scores.values()
+                                                     for r, n in s.quarantined_by_reason.items()}
+
+
+def test_quality_command_prints_the_scorecard_read_only(built_world, capsys):
+    with duckdb.connect(str(built_world.warehouse), read_only=True):  # a reader holding the file open
+        code = main(["quality"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith(f"Quality scorecard: {built_world.warehouse}")
+    with duckdb.connect(str(built_world.warehouse), read_only=True) as con:
+        raw = con.execute("select count(*) from raw.branch__customers").fetchall()[0][0] + sum(
+            con.execute(f"select count(*) from raw.branch__{e}").fetchall()[0][0] for e in ("visits", "teller_transactions"))
+    branch = next(line for line in out.splitlines() if line.startswith("branch "))
+    assert branch.split()[1] == f"{raw:,}" and branch.split()[4] == "4/4"
+
+
+def test_quality_without_a_warehouse(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CRM_CIF_WAREHOUSE", str(tmp_path / "none.duckdb"))
+    assert main(["quality"]) == 1
+    assert "No warehouse at" in capsys.readouterr().err
