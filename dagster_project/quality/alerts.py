@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 
 WEBHOOK_TIMEOUT_SECONDS = 10
+MAX_MESSAGE = 300  # characters of a step's error in the summary and the alert: one screen
 
 
 @dataclass
@@ -53,14 +54,30 @@ class RunOutcome:
                 "failed_checks": [asdict(c) for c in self.failed_checks]}
 
 
-def _root_message(error) -> str:
-    """The innermost cause: Dagster wraps user errors in 'Error occurred while executing op'."""
-    while error is not None and getattr(error, "cause", None) is not None:
-        error = error.cause
-    if error is None:
-        return "unknown error"
+def _first_line(error) -> str:
     lines = error.message.strip().splitlines()
     return lines[0] if lines else error.cls_name or "unknown error"
+
+
+def _innermost(error):
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error
+
+
+def _root_message(error) -> str:
+    """The innermost cause: Dagster wraps user errors in 'Error occurred while executing op'.
+
+    An error raised while handling another (a failed ROLLBACK after a COMMIT that hit a full
+    disk) hides the first one: that one is shown first.
+    """
+    if error is None:
+        return "unknown error"
+    error = _innermost(error)
+    message = _first_line(error)
+    if getattr(error, "context", None) is not None:
+        message = f"{_first_line(_innermost(error.context))} (then: {message})"
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
 
 
 def outcome_of(result, job: str) -> RunOutcome:
