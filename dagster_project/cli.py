@@ -126,6 +126,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     """Print the per-source scorecard; exit 1 when a reconciliation (blocking) check fails."""
     import duckdb
 
+    from dagster_project.quality.check_history import tallies_from_home
     from dagster_project.quality.scorecard import scorecard_text
 
     warehouse = get_settings().warehouse_path
@@ -133,7 +134,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
         print(f"No warehouse at {warehouse}: run `crm-cif run` first.", file=sys.stderr)
         return 1
     try:
-        text, ok = scorecard_text(warehouse)
+        text, ok = scorecard_text(warehouse, tallies_from_home(get_settings().data_dir / "dagster_home"))
     except duckdb.Error as exc:
         print(f"crm-cif quality: cannot read the warehouse: {exc}", file=sys.stderr)
         return 1

@@ -43,3 +43,51 @@ def test_quality_without_a_warehouse(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CRM_CIF_WAREHOUSE", str(tmp_path / "none.duckdb"))
     assert main(["quality"]) == 1
     assert "No warehouse at" in capsys.readouterr().err
+
+
+def test_check_history_counts_the_latest_result_per_source(tmp_path):
+    """From a real Dagster instance: a later passing run replaces an earlier failure; marts checks are not a source's."""
+    import dagster as dg
+
+    from dagster_project.quality.check_history import latest_check_tallies
+    from dagster_project.quality.scorecard import render_scorecard
+
+    outcome = {"visits": False}
+
+    @dg.asset(key=["raw", "branch__visits"])
+    def visits():
+        return 1
+
+    @dg.asset(key=["staging", "stg_web__sessions_checked"])
+    def sessions():
+        return 1
+
+    @dg.asset(key=["marts", "dim_customer"])
+    def dim_customer():
+        return 1
+
+    @dg.asset_check(asset=visits)
+    def fresh():
+        return dg.AssetCheckResult(passed=outcome["visits"])
+
+    @dg.asset_check(asset=sessions)
+    def unique_id():
+        return dg.AssetCheckResult(passed=False)
+
+    @dg.asset_check(asset=dim_customer)
+    def contract():
+        return dg.AssetCheckResult(passed=False)
+
+    checks = [fresh, unique_id, contract]
+    keys = [key for c in checks for key in c.check_keys]
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        assert dg.materialize([visits, sessions, dim_customer, *checks], instance=instance).success
+        tallies = latest_check_tallies(instance, keys)
+        assert (tallies["branch"].passed, tallies["branch"].failed) == (0, ["raw/branch__visits fresh"])
+        outcome["visits"] = True
+        assert dg.materialize([visits, fresh], instance=instance).success
+        tallies = latest_check_tallies(instance, keys)
+    assert set(tallies) == {"branch", "web"}
+    assert (tallies["branch"].passed, tallies["branch"].failed) == (1, [])
+    assert (tallies["web"].passed, tallies["web"].failed) == (0, ["staging/stg_web__sessions_checked unique_id"])
+    assert "web: last run: staging/stg_web__sessions_checked unique_id" in render_scorecard([], tmp_path, tallies)

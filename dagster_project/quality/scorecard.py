@@ -1,9 +1,9 @@
 """`crm-cif quality`: one line per source — rows, rejects, quarantine, checks, last delivery.
 
-The reconciliation and freshness checks are recomputed from the warehouse (opened read-only),
-so the scorecard is right even for runs started outside the CLI or when no Dagster instance
-is at hand; the same numbers as the asset checks of the latest run, since both read the
-same tables.
+The reconciliation and freshness checks are always recomputed from the warehouse (opened
+read-only): same tables as the asset checks, so the same answer, even with no Dagster instance.
+When the Dagster instance has recorded check results (``check_history``), the "checks ok"
+column counts those instead: every check of the source, its dbt tests included.
 """
 
 from __future__ import annotations
@@ -66,28 +66,38 @@ def build_scorecard(con: duckdb.DuckDBPyConnection) -> list[SourceScore]:
     return scores
 
 
-def render_scorecard(scores: list[SourceScore], warehouse: Path, max_problems: int = 10) -> str:
-    lines = [f"Quality scorecard: {warehouse} (checks recomputed from the warehouse now)", "",
+def render_scorecard(scores: list[SourceScore], warehouse: Path, history: dict | None = None,
+                     max_problems: int = 10) -> str:
+    history = history or {}
+    origin = ("checks: latest results recorded by Dagster, reconciliation and freshness also recomputed now"
+              if history else "checks recomputed from the warehouse now")
+
+    def checks(s: SourceScore) -> str:
+        tally = history.get(s.source)
+        return f"{tally.passed}/{tally.total}" if tally else f"{s.checks_passed}/{s.checks_total}"
+
+    lines = [f"Quality scorecard: {warehouse} ({origin})", "",
              f"{'source':<12} {'raw rows':>10} {'rejects':>8} {'quarant.':>9} {'checks ok':>10}  last delivery"]
     for s in scores:
         lines.append(f"{s.source:<12} {s.raw_rows:>10,} {s.rejects:>8,} {s.quarantined:>9,} "
-                     f"{f'{s.checks_passed}/{s.checks_total}':>10}  {s.last_delivery or 'never'}")
+                     f"{checks(s):>10}  {s.last_delivery or 'never'}")
     lines += ["", "Quarantined by reason:"]
     lines += [f"  {s.source}: " + ", ".join(f"{reason} {n:,}" for reason, n in s.quarantined_by_reason.items())
               for s in scores if s.quarantined_by_reason] or ["  (none)"]
     problems = [f"  {s.source}: {p}" for s in scores for p in s.failed_checks]
+    problems += [f"  {source}: last run: {name}" for source, tally in history.items() for name in tally.failed]
     lines += ["", f"Failed checks ({len(problems)}):"] + (problems[:max_problems] or ["  (none)"])
     if len(problems) > max_problems:
         lines.append(f"  ... and {len(problems) - max_problems} more")
     return "\n".join(lines)
 
 
-def scorecard_text(warehouse: Path) -> tuple[str, bool]:
-    """The rendered scorecard and whether every blocking (reconciliation) check passes."""
+def scorecard_text(warehouse: Path, history: dict | None = None) -> tuple[str, bool]:
+    """The rendered scorecard and whether every blocking (reconciliation) check passes now."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         scores = build_scorecard(con)
     finally:
         con.close()
     ok = all(r.passed for s in scores for r in s.reconciliations)
-    return render_scorecard(scores, warehouse), ok
+    return render_scorecard(scores, warehouse, history), ok
