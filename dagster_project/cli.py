@@ -70,6 +70,10 @@ def run_pipeline(job_name: str = "crm_cif_pipeline"):
     started = time.perf_counter()
     print(f"Running {job_name} (warehouse {get_settings().warehouse_path}) ...", flush=True)
     with dg.DagsterInstance.get() as instance:
+        from dagster_project.quality.recovery import release_dead_runs
+
+        for run_id in release_dead_runs(instance):
+            print(f"Run {run_id} was killed before it finished: marked failed, its warehouse slot released.", flush=True)
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
     outcome = outcome_of(result, job_name)
