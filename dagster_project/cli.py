@@ -58,40 +58,54 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_pipeline(job_name: str = "crm_cif_pipeline") -> bool:
-    """Materialize every asset in-process; True when the run succeeded."""
-    _dagster_home()
+def run_pipeline(job_name: str = "crm_cif_pipeline"):
+    """Materialize every asset in-process; returns the run's outcome (quality.alerts.RunOutcome)."""
+    home = _dagster_home()
     import dagster as dg
 
     from dagster_project.definitions import build_defs
+    from dagster_project.quality.alerts import outcome_of
 
     job = build_defs().resolve_job_def(job_name)
     started = time.perf_counter()
     print(f"Running {job_name} (warehouse {get_settings().warehouse_path}) ...", flush=True)
     with dg.DagsterInstance.get() as instance:
+        from dagster_project.quality.recovery import release_dead_runs
+
+        for run_id in release_dead_runs(instance):
+            print(f"Run {run_id} was killed before it finished: marked failed, its warehouse slot released.", flush=True)
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
+    outcome = outcome_of(result, job_name)
     elapsed = time.perf_counter() - started
-    if result.success:
+    if outcome.ok:
         print(f"Pipeline finished in {elapsed:.0f}s.")
-        return True
-    print(f"\nPipeline FAILED after {elapsed:.0f}s.", file=sys.stderr)
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            message = error.message.strip().splitlines()[0] if error else "unknown error"
-            print(f"  step {event.step_key}: {message}", file=sys.stderr)
-    print("Open the Dagster UI (make dev) for the full logs.", file=sys.stderr)
-    return False
+    else:
+        print(f"\nPipeline FAILED after {elapsed:.0f}s.", file=sys.stderr)
+    _tell_people(outcome, str(home))
+    return outcome
+
+
+def _tell_people(outcome, dagster_home: str) -> None:
+    """The one-screen summary on stderr and, if configured, the JSON webhook alert."""
+    from dagster_project.quality.alerts import post_alert, render_outcome
+
+    text = render_outcome(outcome, dagster_home)
+    if text:
+        print(text, file=sys.stderr)
+    url = get_settings().alert_webhook_url
+    if url and outcome.status != "succeeded":
+        error = post_alert(url, outcome.to_alert())
+        print(error or f"Alert sent to {url}.", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    ok = run_pipeline(args.job)
-    if ok:
+    outcome = run_pipeline(args.job)
+    if outcome.ok:
         from dagster_project.summary import warehouse_summary
 
         print(warehouse_summary(get_settings().warehouse_path))
-    return 0 if ok else 1
+    return 0 if outcome.ok else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -110,6 +124,26 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
     print(warehouse_summary(get_settings().warehouse_path))
     return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    """Print the per-source scorecard; exit 1 when a reconciliation (blocking) check fails."""
+    import duckdb
+
+    from dagster_project.quality.check_history import tallies_from_home
+    from dagster_project.quality.scorecard import scorecard_text
+
+    warehouse = get_settings().warehouse_path
+    if not warehouse.exists():
+        print(f"No warehouse at {warehouse}: run `crm-cif run` first.", file=sys.stderr)
+        return 1
+    try:
+        text, ok = scorecard_text(warehouse, tallies_from_home(get_settings().data_dir / "dagster_home"))
+    except duckdb.Error as exc:
+        print(f"crm-cif quality: cannot read the warehouse: {exc}", file=sys.stderr)
+        return 1
+    print(text)
+    return 0 if ok else 1
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -260,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("summary", help="print what the warehouse holds").set_defaults(func=cmd_summary)
+
+    sub.add_parser("quality", help="per-source scorecard: rows, rejects, quarantine by reason, checks, last delivery"
+                   ).set_defaults(func=cmd_quality)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
     sql.add_argument("query")

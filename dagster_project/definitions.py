@@ -12,6 +12,7 @@ from dagster_project.dbt_assets import dbt_analytics_mart_assets, dbt_mart_asset
 from dagster_project.identity.assets import party_identity
 from dagster_project.ingest.assets import build_ingest_assets
 from dagster_project.ingest.sensors import build_landing_sensor
+from dagster_project.quality.checks import QUALITY_CHECKS
 from dagster_project.quality.gx_checks import build_gx_checks
 from dagster_project.serving.assets import build_serving_assets, serving_upstream
 from dagster_project.settings import get_settings
@@ -46,7 +47,7 @@ def build_defs() -> dg.Definitions:
     ensure_warehouse(settings.warehouse_path)
     return dg.Definitions(
         assets=all_assets,
-        asset_checks=gx_checks,
+        asset_checks=[*gx_checks, *QUALITY_CHECKS],
         jobs=[pipeline_job, ingest_job, downstream_job],
         schedules=[daily_schedule],
         sensors=[build_landing_sensor(ingest_job, default_status=dg.DefaultSensorStatus.RUNNING)],

@@ -32,6 +32,7 @@ class Settings:
     default_country_code: str
     currency: str
     pseudonym_salt: str
+    alert_webhook_url: str | None = None
 
     @classmethod
     def load(cls) -> "Settings":
@@ -53,6 +54,8 @@ class Settings:
             # Secret mixed into pseudonym tokens. The default is for the sample world only: anyone who
             # knows it can test a guessed email against a token, so set your own in production.
             pseudonym_salt=os.environ.get("CRM_CIF_PSEUDONYM_SALT", DEFAULT_PSEUDONYM_SALT),
+            # Optional: `crm-cif run` POSTs a JSON alert here when a step or check fails.
+            alert_webhook_url=os.environ.get("CRM_CIF_ALERT_WEBHOOK") or None,
         )
 
 

@@ -1,0 +1,186 @@
+"""Faults: a killed run (during ingestion, during the dbt build) and a re-delivered file leave a
+warehouse equal to a clean run's once the next run completes.
+
+Runs go through the real CLI in a subprocess on a small world, so a SIGKILL hits the process
+(and its dbt child) exactly as a crash would. Tables are compared by row count and a hash
+over every column except the load lineage (batch ids and load times, which differ by design).
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+COMPARED_SCHEMAS = ("staging", "integration", "marts")
+LINEAGE_COLUMNS = {"_batch_id", "batch_id", "_loaded_at", "loaded_at"}
+RUN_TIMEOUT = 900
+
+
+def _env(root: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_CIF_", "DAGSTER_"))}
+    env["CRM_CIF_DATA_DIR"] = str(root)
+    return env
+
+
+def _command() -> list[str]:
+    return [sys.executable, "-m", "dagster_project.cli", "run"]
+
+
+def _run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*_command(), *args], env={**_env(root), **env}, cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=RUN_TIMEOUT)
+
+
+def _run_and_kill_at(root: Path, marker: str) -> str:
+    """Start a run and SIGKILL its whole process group at the first output line matching ``marker``."""
+    proc = subprocess.Popen(_command(), env=_env(root), cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if re.search(marker, line):
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL, "".join(seen[-20:])
+    return "".join(seen)
+
+
+def fingerprints(warehouse: Path) -> dict[str, tuple[int, int]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        columns: dict[str, list[str]] = {}
+        for schema, table, column in con.execute(
+                "select c.table_schema, c.table_name, c.column_name from information_schema.columns c "
+                "join information_schema.tables t using (table_schema, table_name) "
+                f"where c.table_schema in {COMPARED_SCHEMAS} and t.table_type = 'BASE TABLE' "
+                "order by c.table_schema, c.table_name, c.ordinal_position").fetchall():
+            if column not in LINEAGE_COLUMNS:
+                columns.setdefault(f'"{schema}"."{table}"', []).append(f'"{column}"')
+        return {table: tuple(con.execute(f"select count(*), coalesce(sum(hash({', '.join(cols)})), 0) "
+                                         f"from {table}").fetchall()[0])
+                for table, cols in columns.items()}
+
+
+def _count(warehouse: Path, sql: str) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()[0][0]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    from dagster_project.sample_world import WorldConfig, generate_world
+
+    root = tmp_path_factory.mktemp("fault_world")
+    # The smallest world on which every step (CLV included) runs: a year of 1,500 people.
+    generate_world(WorldConfig(people=1500, seed=11, start=date(2025, 11, 1), end=date(2026, 10, 31), out=root))
+    return root
+
+
+@pytest.fixture(scope="module")
+def clean(world, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("fault_clean")
+    shutil.copytree(world / "landing", root / "landing")
+    result = _run(root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    prints = fingerprints(root / "warehouse.duckdb")
+    assert len(prints) > 50 and prints["\"marts\".\"dim_customer\""][0] > 0
+    return prints
+
+
+def _fresh_copy(world: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "w"
+    shutil.copytree(world / "landing", root / "landing")
+    return root
+
+
+def test_kill_during_ingestion_then_rerun_equals_a_clean_run(world, clean, tmp_path):
+    root = _fresh_copy(world, tmp_path)
+    _run_and_kill_at(root, r"file\(s\) loaded")  # the first entity committed, the others not yet
+    warehouse = root / "warehouse.duckdb"
+    total_files = sum(1 for p in (root / "landing").rglob("*") if p.is_file())
+    loaded = _count(warehouse, "select count(*) from raw.file_ledger")
+    assert 0 < loaded < total_files
+    result = _run(root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _count(warehouse, "select count(*) from raw.file_ledger") == total_files
+    assert fingerprints(warehouse) == clean
+
+
+def test_kill_during_dbt_build_then_rerun_equals_a_clean_run(world, clean, tmp_path):
+    root = _fresh_copy(world, tmp_path)
+    out = _run_and_kill_at(root, r"\b5 of \d+ OK created sql table model staging\.")
+    assert "OK created sql table model staging." in out
+    result = _run(root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    prints = fingerprints(root / "warehouse.duckdb")
+    assert prints == clean
+    # Re-delivering a file under another name changes nothing: its content is in the ledger.
+    source = sorted((root / "landing" / "branch").glob("visits_*.csv"))[-1]
+    shutil.copy(source, source.with_name(source.stem + "_again.csv"))
+    result = _run(root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert fingerprints(root / "warehouse.duckdb") == clean
+
+
+@pytest.fixture
+def mount_point(tmp_path):
+    """Mount points unmounted after the test, whatever happens (the tests run as root)."""
+    mounted: list[Path] = []
+
+    def mount(*args: str, target: Path) -> Path:
+        target.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", *args, str(target)], check=True)
+        mounted.append(target)
+        return target
+
+    yield mount
+    for target in reversed(mounted):
+        subprocess.run(["umount", str(target)], check=False)
+
+
+def _summary(result: subprocess.CompletedProcess) -> str:
+    return result.stderr[result.stderr.index("Run FAILED"):]
+
+
+def test_disk_full_gives_a_clear_message(world, tmp_path, mount_point):
+    disk = mount_point("-t", "tmpfs", "-o", "size=2m", "tmpfs", target=tmp_path / "tiny")
+    root = _fresh_copy(world, tmp_path)
+    result = _run(root, "--job", "ingest_new_files", CRM_CIF_WAREHOUSE=str(disk / "warehouse.duckdb"))
+    assert result.returncode == 1
+    summary = _summary(result)
+    assert "No space left on device" in summary
+    assert "A disk is full" in summary
+    assert "Traceback" not in summary
+
+
+def test_read_only_landing_folder_loads_everything(world, tmp_path, mount_point):
+    """Ingestion only reads the landing folder: a read-only one loads like any other."""
+    root = tmp_path / "w"
+    writable = _fresh_copy(world, tmp_path / "src") / "landing"
+    landing = mount_point("--bind", str(writable), target=root / "landing")
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(landing)], check=True)
+    with pytest.raises(OSError):
+        (landing / "probe").write_text("x")
+    result = _run(root, "--job", "ingest_new_files")
+    assert result.returncode == 0, result.stderr[-3000:]
+    total_files = sum(1 for p in landing.rglob("*") if p.is_file())
+    assert _count(root / "warehouse.duckdb", "select count(*) from raw.file_ledger") == total_files
