@@ -67,7 +67,13 @@ def holdout_validation(purchases: pd.DataFrame, as_of_day: int, holdout_days: in
 
 def holdout_markdown(h: Holdout) -> str:
     """Predicted against actual repeat purchases per calibration frequency, with text bars."""
-    top = max(float(h.by_frequency[["predicted", "actual"]].to_numpy().max()), 1e-9)
+    values = h.by_frequency[["predicted", "actual"]].to_numpy(dtype=float)
+    top = max(float(np.nanmax(values)) if np.isfinite(values).any() else 0.0, 1e-9)
+
+    def bar(value: float) -> str:
+        """A text bar; a value the model could not predict (too few customers) has none."""
+        return "#" * round(_BAR_WIDTH * value / top) if np.isfinite(value) else "n/a"
+
     lines = [f"Holdout: the last {h.holdout_days} days. Customers known before it: {h.customers:,}. "
              f"Repeat purchase days predicted {h.predicted:,.1f}, actual {h.actual:,} "
              f"({h.relative_error:+.1%}); per customer MAE {h.mae:.3f}, correlation {h.correlation:.3f}.",
@@ -76,8 +82,7 @@ def holdout_markdown(h: Holdout) -> str:
              "|---|---:|---:|---:|---|---|"]
     for bucket, row in h.by_frequency.iterrows():
         label = f"{bucket}+" if bucket == 7 else str(bucket)
-        predicted_bar = "#" * round(_BAR_WIDTH * row.predicted / top)
-        actual_bar = "#" * round(_BAR_WIDTH * row.actual / top)
+        predicted_bar, actual_bar = bar(row.predicted), bar(row.actual)
         lines.append(f"| {label} | {int(row.customers):,} | {row.predicted:.3f} | {row.actual:.3f} "
                      f"| `{predicted_bar}` | `{actual_bar}` |")
     return "\n".join(lines)

@@ -187,7 +187,10 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[Pend
         _insert_ledger(con)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # a failed COMMIT (disk full) has ended the transaction already: keep its error
         raise
     return results
 
