@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_generate import machine  # noqa: E402
 from dagster_project.analytics.key_accounts import build_key_accounts  # noqa: E402
 from dagster_project.analytics.segments import build_customer_segments, warehouse_as_of  # noqa: E402
-from dagster_project.sample_world.lifecycle_scoring import score_lifecycle  # noqa: E402
+from dagster_project.sample_world.lifecycle_scoring import person_of_party_sql, score_lifecycle  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -35,13 +35,7 @@ def rfm_against_truth(warehouse: Path, truth: Path) -> str:
     """Per RFM segment: parties, their true purchases in the period, and how many truly stopped."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute(f"""
-            with person_of_party as (
-                select x.party_id, mode(r.person_id) as person_id
-                from integration.party_xref as x
-                join read_parquet('{truth / "record_map.parquet"}') as r
-                    on r.source = x.source_system and r.entity = x.source_entity and r.record_key = x.source_key
-                group by x.party_id
-            )
+            with person_of_party as ({person_of_party_sql(truth)})
             select s.rfm_segment, count(*),
                 round(avg(p.purchases_in_period), 1),
                 round(avg(case when p.lapsed_on is not null or p.attrited_on is not null then 1.0 else 0 end), 3),

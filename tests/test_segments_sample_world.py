@@ -25,7 +25,7 @@ import pytest
 
 from dagster_project.analytics.membership import write_membership
 from dagster_project.dbt_assets import dbt_executable
-from dagster_project.sample_world.lifecycle_scoring import score_lifecycle
+from dagster_project.sample_world.lifecycle_scoring import person_of_party_sql, score_lifecycle
 from dagster_project.settings import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.e2e
@@ -80,13 +80,7 @@ def test_lifecycle_stages_agree_with_true_events(agreement):
 
 def test_living_customers_called_lapsed_are_the_rare_buyers(built_world):
     rates = _query(built_world.warehouse, f"""
-        with person_of_party as (
-            select x.party_id, mode(r.person_id) as person_id
-            from integration.party_xref as x
-            join read_parquet('{built_world.truth / "record_map.parquet"}') as r
-                on r.source = x.source_system and r.entity = x.source_entity and r.record_key = x.source_key
-            group by x.party_id
-        )
+        with person_of_party as ({person_of_party_sql(built_world.truth)})
         select s.lifecycle_stage, median(1 / p.lambda) as true_days_between_purchases
         from analytics.customer_segments as s
         join person_of_party as pp using (party_id)
@@ -100,13 +94,7 @@ def test_living_customers_called_lapsed_are_the_rare_buyers(built_world):
 
 def test_rfm_segments_rank_true_behaviour(built_world):
     by_segment = _query(built_world.warehouse, f"""
-        with person_of_party as (
-            select x.party_id, mode(r.person_id) as person_id
-            from integration.party_xref as x
-            join read_parquet('{built_world.truth / "record_map.parquet"}') as r
-                on r.source = x.source_system and r.entity = x.source_entity and r.record_key = x.source_key
-            group by x.party_id
-        )
+        with person_of_party as ({person_of_party_sql(built_world.truth)})
         select s.rfm_segment, avg(p.purchases_in_period) as purchases,
             avg(case when p.lapsed_on is not null or p.attrited_on is not null then 1.0 else 0 end) as gone
         from analytics.customer_segments as s

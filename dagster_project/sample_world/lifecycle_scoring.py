@@ -67,6 +67,17 @@ class LifecycleAgreement:
         return "\n".join(lines)
 
 
+def person_of_party_sql(truth: Path) -> str:
+    """A query: each party's true person (the person most of its records belong to)."""
+    return f"""
+        select x.party_id, mode(r.person_id) as person_id
+        from integration.party_xref as x
+        join read_parquet('{truth / "record_map.parquet"}') as r
+            on r.source = x.source_system and r.entity = x.source_entity and r.record_key = x.source_key
+        group by x.party_id
+    """
+
+
 def true_stage_sql(rules: dict[str, int]) -> str:
     """The stage the truth's event dates imply under the pipeline's rules (columns of persons.parquet)."""
     silent = "date_diff('day', lapsed_on, $as_of)"
@@ -93,14 +104,7 @@ def score_lifecycle(warehouse: Path, truth: Path) -> LifecycleAgreement:
         as_of = con.execute("select max(as_of_date) from analytics.customer_segments").fetchall()[0][0]
         con.execute(f"""
             create temp table scored as
-            with record_map as (select * from read_parquet('{truth / "record_map.parquet"}')),
-            person_of_party as (
-                select x.party_id, mode(r.person_id) as person_id
-                from integration.party_xref as x
-                join record_map as r on r.source = x.source_system and r.entity = x.source_entity
-                                     and r.record_key = x.source_key
-                group by x.party_id
-            ),
+            with person_of_party as ({person_of_party_sql(truth)}),
             truth as (
                 select person_id, {true_stage_sql(rules)} as true_stage
                 from read_parquet('{truth / "persons.parquet"}')
