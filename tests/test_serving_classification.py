@@ -10,7 +10,8 @@ from dagster_project.serving.classification import (PII_LEVELS, from_registry, l
 from dagster_project.serving.policy import ACTIONS, load_policy
 from dagster_project.settings import DBT_PROJECT_DIR
 
-MART_YMLS = sorted((DBT_PROJECT_DIR / "models" / "marts").rglob("_*.yml"))
+# every served dbt model: the marts and the history (SCD2) models
+MART_YMLS = sorted(path for folder in ("marts", "history") for path in (DBT_PROJECT_DIR / "models" / folder).rglob("_*.yml"))
 
 
 def _mart_columns():

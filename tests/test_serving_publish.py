@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 
 from dagster_project.serving import publish as publish_module
 from dagster_project.serving.assets import ANALYST_COPY, build_serving_assets
-from dagster_project.serving.classification import Classification, load_classification, looks_personal
+from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, load_classification, looks_personal
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.policy import load_policy, mask, token
 from dagster_project.serving.publish import PublishError, TablePlan, publish_copy, sanity_check, serving_tables
@@ -438,8 +438,8 @@ def test_pipeline_and_daily_jobs_publish_after_every_served_asset():
 
     defs = build_defs()
     graph = defs.resolve_asset_graph()
-    served = {k for k in graph.get_all_asset_keys() if k.path[0] in ("marts", "analytics", "metrics")}
-    assert {k.path[0] for k in served} == {"marts", "analytics", "metrics"}
+    served = {k for k in graph.get_all_asset_keys() if k.path[0] in SERVING_SCHEMAS}
+    assert {k.path[0] for k in served} == {"marts", "analytics", "metrics", "history"} == set(SERVING_SCHEMAS)
     assert dg.AssetKey(["marts", "dim_customer"]) in served and len(served) >= 20
     for key in (ANALYST_COPY, dg.AssetKey(["serving", "restricted_copy"])):
         assert graph.get(key).parent_keys == served

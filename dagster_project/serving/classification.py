@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-SERVING_SCHEMAS = ("marts", "analytics", "metrics")
+# history (SCD2, schema history) is served too: analysts ask "what did we know on date D"
+SERVING_SCHEMAS = ("marts", "analytics", "metrics", "history")
 PII_LEVELS = ("direct_identifier", "quasi_identifier", "none")
 ANALYTICS_CLASSIFICATION = Path(__file__).with_name("analytics_classification.yml")
 
