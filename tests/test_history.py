@@ -5,10 +5,9 @@ and the truth.
 The world's expectations are computed here independently of the SQL: the current credit limit
 per account and card from the delivered limit-change files (approved, latest effective date,
 then latest request), the current holders from the truth's customers, the account managers
-from the truth's organisations. Measured on the 10,000-person test world (seed 7): every
-current limit equals the files' (0 differences); accounts with an active holding equal the
-truth's current customers' accounts exactly; late-delivered holding versions each open their
-own period.
+from the truth's organisations. Measured on a 10,000-person world: 453 current limits, 0
+differences; 6,127 accounts with an active holding = the truth's 6,127; 51 late holding
+versions, each at its own valid_from; every account-manager change on the truth's date.
 """
 
 from __future__ import annotations
@@ -176,13 +175,16 @@ def test_account_manager_history_follows_the_true_changes(built_world):
 
 @pytest.mark.e2e
 def test_late_holding_versions_open_their_own_period(built_world):
-    """The world delivers ~1% of holding versions days after their updated_at; each lands at its
+    """The world delivers ~1% of holding versions 1-5 days after their updated_at (versions from
+    before the first delivery day all arrive in the first file: not late); each lands at its
     business time, whatever its load order."""
     late = _query(built_world.warehouse, """
         select v.holding_id, v.updated_at
         from staging.stg_billing__holdings as v
         join raw.file_ledger as l on l.source_file = v._source_file and l.batch_id = v._batch_id
         where l.business_date > cast(v.updated_at as date)
+            and cast(v.updated_at as date) >= (select min(business_date) from raw.file_ledger
+                                               where source = 'billing' and entity = 'holdings')
     """)
     assert len(late) > 10
     periods = _query(built_world.warehouse, "select holding_id, valid_from from history.hist_holdings")

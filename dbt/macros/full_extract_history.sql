@@ -43,50 +43,60 @@
             {%- for column in keys + tracked_columns %}
             r.{{ column }},
             {%- endfor %}
-            s._snapshot_no,
+            s._snapshot_no
+            {%- if row_order %},
             row_number() over (
-                partition by {% for k in keys %}r.{{ k }}, {% endfor %}s._snapshot_no
-                order by {{ 'r.' ~ row_order ~ ' desc' if row_order else 's._snapshot_no' }}
+                partition by {% for k in keys %}r.{{ k }}, {% endfor %}s._snapshot_no order by r.{{ row_order }} desc
             ) as _row_rank
+            {%- endif %}
         from {{ relation }} as r
         join _snapshots as s on s.delivery_id = r.delivery_id
     ),
 
-    _compared as (
-        select
-            _held.*,
-            case
-                when lag(_snapshot_no) over (partition by {{ key_list }} order by _snapshot_no) is null then 1
-                when lag(_snapshot_no) over (partition by {{ key_list }} order by _snapshot_no) <> _snapshot_no - 1 then 1
-                {%- for column in tracked_columns %}
-                when {{ crm_cif.values_differ(column, 'lag(' ~ column ~ ') over (partition by ' ~ key_list ~ ' order by _snapshot_no)') }} then 1
-                {%- endfor %}
-                else 0
-            end as _opens_period
-        from _held
-        where _row_rank = 1
+    {#- one sort by key and snapshot marks the rows that open a period (first, back after an
+        absence, changed) and close one (last, absent next time, changed next time) -#}
+    {%- set by_snapshot = 'over (partition by ' ~ key_list ~ ' order by _snapshot_no)' %}
+    _bounds as (
+        select * from (
+            select
+                _held.*,
+                lead(_snapshot_no) {{ by_snapshot }} as _next_no,
+                case
+                    when lag(_snapshot_no) {{ by_snapshot }} is null then 1
+                    when lag(_snapshot_no) {{ by_snapshot }} <> _snapshot_no - 1 then 1
+                    {%- for column in tracked_columns %}
+                    when {{ crm_cif.values_differ(column, 'lag(' ~ column ~ ') ' ~ by_snapshot) }} then 1
+                    {%- endfor %}
+                    else 0
+                end as _opens_period,
+                case
+                    when lead(_snapshot_no) {{ by_snapshot }} is null then 1
+                    when lead(_snapshot_no) {{ by_snapshot }} <> _snapshot_no + 1 then 1
+                    {%- for column in tracked_columns %}
+                    when {{ crm_cif.values_differ(column, 'lead(' ~ column ~ ') ' ~ by_snapshot) }} then 1
+                    {%- endfor %}
+                    else 0
+                end as _closes_period
+            from _held
+            {%- if row_order %}
+            where _row_rank = 1
+            {%- endif %}
+        ) as marked
+        where _opens_period = 1 or _closes_period = 1
     ),
 
-    _numbered as (
-        select
-            _compared.*,
-            sum(_opens_period) over (
-                partition by {{ key_list }} order by _snapshot_no rows between unbounded preceding and current row
-            ) as _period_no
-        from _compared
-    ),
-
+    {#- the boundary row after an opener that does not close its period is its closer -#}
     _periods as (
-        select
-            {%- for column in keys + tracked_columns %}
-            {{ column }},
-            {%- endfor %}
-            _snapshot_no as _first_no,
-            _last_no,
-            lead(_snapshot_no) over (partition by {{ key_list }} order by _snapshot_no) as _next_first_no
-        from (
-            select _numbered.*, max(_snapshot_no) over (partition by {{ key_list }}, _period_no) as _last_no
-            from _numbered
+        select * from (
+            select
+                {%- for column in keys + tracked_columns %}
+                {{ column }},
+                {%- endfor %}
+                _opens_period,
+                _snapshot_no as _first_no,
+                case when _closes_period = 1 then _snapshot_no else lead(_snapshot_no) {{ by_snapshot }} end as _last_no,
+                case when _closes_period = 1 then _next_no else lead(_next_no) {{ by_snapshot }} end as _next_held_no
+            from _bounds
         ) as spans
         where _opens_period = 1
     )
@@ -98,10 +108,10 @@
         opened.delivery_date as valid_from,
         closing.delivery_date as valid_to,
         case when closing.delivery_id is null then true else false end as is_current,
-        case when closing.delivery_id is not null and p._next_first_no is null then true
-             when closing.delivery_id is not null and p._next_first_no <> p._last_no + 1 then true
+        case when closing.delivery_id is not null and p._next_held_no is null then true
+             when closing.delivery_id is not null and p._next_held_no <> p._last_no + 1 then true
              else false end as is_deleted,
-        case when closing.delivery_id is not null and (p._next_first_no is null or p._next_first_no <> p._last_no + 1)
+        case when closing.delivery_id is not null and (p._next_held_no is null or p._next_held_no <> p._last_no + 1)
              then closing.delivery_date end as deleted_at,
         last_held.delivery_date as last_delivered_on,
         opened.delivery_loaded_at as loaded_at

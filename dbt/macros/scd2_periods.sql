@@ -22,63 +22,68 @@
                       loaded_at_column='_loaded_at') -%}
 {%- set keys = [key] if key is string else key -%}
 {%- set key_list = keys | join(', ') -%}
+{%- set by_time = 'over (partition by ' ~ key_list ~ ' order by ' ~ order_column ~ ')' -%}
+{#- One sort of every version by key and business time marks the versions that open and close
+    a period; the later steps only see those boundary versions, so the cost stays one window
+    pass over the versions however long the histories are. -#}
 (
     select
         {%- for column in keys + tracked_columns + carried_columns %}
         {{ column }},
         {%- endfor %}
-        valid_from,
+        {{ order_column }} as valid_from,
         valid_to,
         case when valid_to is null then true else false end as is_current,
         last_stated_at,
         version_count,
-        loaded_at
+        {{ loaded_at_column }} as loaded_at
     from (
         select
-            starts.*,
-            lead(valid_from) over (partition by {{ key_list }} order by valid_from) as valid_to
+            bounds.*,
+            case when _closes_period = 1 then _next_at else lead(_next_at) over (partition by {{ key_list }} order by _version_no) end as valid_to,
+            case when _closes_period = 1 then {{ order_column }}
+                 else lead({{ order_column }}) over (partition by {{ key_list }} order by _version_no) end as last_stated_at,
+            case when _closes_period = 1 then 1
+                 else lead(_version_no) over (partition by {{ key_list }} order by _version_no) - _version_no + 1 end as version_count
         from (
-            select
-                numbered.*,
-                {{ order_column }} as valid_from,
-                {{ loaded_at_column }} as loaded_at,
-                max({{ order_column }}) over (partition by {{ key_list }}, _period_no) as last_stated_at,
-                count(*) over (partition by {{ key_list }}, _period_no) as version_count
+            select *
             from (
                 select
-                    compared.*,
-                    sum(_opens_period) over (
-                        partition by {{ key_list }} order by {{ order_column }}
-                        rows between unbounded preceding and current row
-                    ) as _period_no
+                    versions.*,
+                    row_number() {{ by_time }} as _version_no,
+                    lead({{ order_column }}) {{ by_time }} as _next_at,
+                    case
+                        when lag({{ order_column }}) {{ by_time }} is null then 1
+                        {%- for column in tracked_columns %}
+                        when {{ crm_cif.values_differ(column, 'lag(' ~ column ~ ') ' ~ by_time) }} then 1
+                        {%- endfor %}
+                        else 0
+                    end as _opens_period,
+                    case
+                        when lead({{ order_column }}) {{ by_time }} is null then 1
+                        {%- for column in tracked_columns %}
+                        when {{ crm_cif.values_differ(column, 'lead(' ~ column ~ ') ' ~ by_time) }} then 1
+                        {%- endfor %}
+                        else 0
+                    end as _closes_period
                 from (
-                    select
-                        versions.*,
-                        case
-                            when row_number() over (partition by {{ key_list }} order by {{ order_column }}) = 1 then 1
-                            {%- for column in tracked_columns %}
-                            when {{ crm_cif.values_differ(column, 'lag(' ~ column ~ ') over (partition by ' ~ key_list ~ ' order by ' ~ order_column ~ ')') }} then 1
-                            {%- endfor %}
-                            else 0
-                        end as _opens_period
-                    from (
-                        select tied.* from (
-                            select
-                                candidates.*,
-                                row_number() over (
-                                    partition by {{ key_list }}, {{ order_column }}
-                                    order by {{ tie_breakers | join(', ') }}
-                                ) as _tie_rank
-                            from {{ relation }} as candidates
-                            where {{ order_column }} is not null
-                        ) as tied
-                        where _tie_rank = 1
-                    ) as versions
-                ) as compared
-            ) as numbered
-        ) as starts
-        where _opens_period = 1
+                    select tied.* from (
+                        select
+                            candidates.*,
+                            row_number() over (
+                                partition by {{ key_list }}, {{ order_column }}
+                                order by {{ tie_breakers | join(', ') }}
+                            ) as _tie_rank
+                        from {{ relation }} as candidates
+                        where {{ order_column }} is not null
+                    ) as tied
+                    where _tie_rank = 1
+                ) as versions
+            ) as marked
+            where _opens_period = 1 or _closes_period = 1
+        ) as bounds
     ) as periods
+    where _opens_period = 1
 )
 {%- endmacro %}
 
