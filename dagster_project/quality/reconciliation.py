@@ -77,8 +77,9 @@ def reconcile_entity(con: duckdb.DuckDBPyConnection, entity: Entity) -> Reconcil
     for batch in batches:
         n = {name: per_batch.get(batch, 0) for name, per_batch in counts.items()}
         if n["landed"] != n["raw"] + n["rejects"] + n["suppressed"]:
+            suppressed = f" + {n['suppressed']} suppressed" if n["suppressed"] else ""
             rec.problems.append(f"{rec.name} batch {batch}: {n['landed']} landed lines but {n['raw']} raw rows "
-                                f"+ {n['rejects']} rejects + {n['suppressed']} suppressed")
+                                f"+ {n['rejects']} rejects{suppressed}")
         if n["raw"] != n["accepted"] + n["quarantined"]:
             rec.problems.append(f"{rec.name} batch {batch}: {n['raw']} raw rows but {n['accepted']} accepted "
                                 f"+ {n['quarantined']} quarantined")
