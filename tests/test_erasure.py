@@ -56,6 +56,12 @@ def world(tmp_path, monkeypatch):
                         row + _lineage("tx", i))
         con.execute("insert into raw.email__events values ('E1', ' ADA.OBI@example.com', 'C1', 'opened', "
                     "'2025-01-01T10:00:00', 'b1', 'email/ev.csv', 'ev', 1, '2025-01-01')")
+        # Ada came as a lead referred by Bola: Bola's account on Ada's lead is Bola's, not Ada's.
+        leads = next(e for e in ENTITIES if e.table == "marketing__leads")
+        lead = {c: None for c in leads.column_names} | {"lead_id": "L1", "email": "ada.obi@example.com",
+                                                        "referred_by_account_number": "AC0000000002"}
+        con.execute(f"insert into raw.marketing__leads values ({', '.join('?' * (len(lead) + 5))})",
+                    list(lead.values()) + ["b1", "marketing/leads.csv", "leads", 1, "2025-01-01"])
         con.execute("insert into raw.rejects values ('branch', 'customers', 'branch/cust.csv', 'cust', 'b1', 4, "
                     "'AC0000000001;Ada;\"broken', 'malformed quoting', '2025-01-01')")
         con.execute("""insert into raw.file_ledger (file_sha256, source, entity, source_file, status, data_lines,
@@ -66,11 +72,13 @@ def world(tmp_path, monkeypatch):
         con.execute("create table integration.party_xref as select * from (values "
                     "('branch:customers:AC0000000001', 'Paaaaaaaaaaaaaaaa', 'individual'), "
                     "('branch:customers:AC0000000002', 'Pbbbbbbbbbbbbbbbb', 'individual'), "
+                    "('marketing:leads:L1', 'Paaaaaaaaaaaaaaaa', 'individual'), "
                     "('sales:organisations:ORG1', 'Poooooooooooooooo', 'organisation')) t(record_id, party_id, party_type)")
         con.execute("create table integration.party_identifiers as select * from (values "
                     "('account_number', 'AC0000000001', 'Paaaaaaaaaaaaaaaa'), "
                     "('email', 'ada.obi@example.com', 'Paaaaaaaaaaaaaaaa'), "
                     "('phone', '+2348031234567', 'Paaaaaaaaaaaaaaaa'), "
+                    "('lead_id', 'L1', 'Paaaaaaaaaaaaaaaa'), "
                     "('account_number', 'AC0000000002', 'Pbbbbbbbbbbbbbbbb'), "
                     "('email', 'bola@example.com', 'Pbbbbbbbbbbbbbbbb'), "
                     "('phone', '+2348039990000', 'Pbbbbbbbbbbbbbbbb')) t(id_type, id_value, party_id)")
@@ -109,6 +117,7 @@ def test_erase_by_email_removes_the_person_everywhere_and_keeps_totals(world):
     assert report.ok, report.residual
     # Raw: the own record and the rejected line are suppressed; touchpoints keep their amounts.
     assert _rows(world, "select account_number from raw.branch__customers") == [("AC0000000002",)]
+    assert _rows(world, "select count(*) from raw.marketing__leads") == [(0,)]  # the referrer is untouched
     assert _rows(world, "select txn_id, account_number, amount from raw.billing__transactions order by 1") == [
         ("T1", None, "10"), ("T2", None, "20"), ("T3", "AC0000000002", "5")]
     assert _rows(world, "select event_id, email_address from raw.email__events") == [("E1", None)]
@@ -117,7 +126,8 @@ def test_erase_by_email_removes_the_person_everywhere_and_keeps_totals(world):
     assert _rows(world, "select file_sha256, rows_loaded, rows_rejected from raw.file_ledger order by 1") == [
         ("cust", 1, 0), ("tx", 3, 0)]
     assert _rows(world, "select source_file, action, sum(rows) from raw.suppressions group by all order by all") == [
-        ("branch/cust.csv", "suppressed", 2), ("branch/tx.csv", "anonymised", 2), ("email/ev.csv", "anonymised", 1)]
+        ("branch/cust.csv", "suppressed", 2), ("branch/tx.csv", "anonymised", 2), ("email/ev.csv", "anonymised", 1),
+        ("marketing/leads.csv", "suppressed", 1)]
     # Derived and per-run tables, the serving copy, the decisions file and reports lose the person only.
     assert _rows(world, "select party_id from marts.dim_customer") == [("Pbbbbbbbbbbbbbbbb",)]
     assert _rows(world, "select party_id, segment from analytics.segment_membership") == [("Pbbbbbbbbbbbbbbbb", "Lost")]
@@ -136,6 +146,7 @@ def test_erase_by_email_removes_the_person_everywhere_and_keeps_totals(world):
         ("account_number", identifier_hash("account_number", "AC0000000001", salt)),
         ("email", identifier_hash("email", "ada.obi@example.com", salt)),
         ("phone", identifier_hash("phone", "+2348031234567", salt)),
+        ("lead_id", identifier_hash("lead_id", "L1", salt)),
         ("party_id", identifier_hash("party_id", "Paaaaaaaaaaaaaaaa", salt))}
     text = world.erasure_log_path.read_text().lower()
     assert all(value not in text for value in ("ada", "ac0000000001", "2348031234567", "paaaaaaaaaaaaaaaa"))
@@ -159,10 +170,10 @@ def test_dry_run_counts_and_changes_nothing(world):
     report = erase(world, ErasureRequest(["Paaaaaaaaaaaaaaaa"], [], [], "", "", dry_run=True), rebuild=None)
 
     assert report.raw == {"raw.branch__customers": (1, 0), "raw.billing__transactions": (0, 2),
-                          "raw.email__events": (0, 1)}
+                          "raw.email__events": (0, 1), "raw.marketing__leads": (1, 0)}
     assert report.rejects == 1
-    assert report.derived == {"analytics.segment_membership": 2, "integration.party_identifiers": 3,
-                              "integration.party_xref": 1, "marts.dim_customer": 1}
+    assert report.derived == {"analytics.segment_membership": 2, "integration.party_identifiers": 4,
+                              "integration.party_xref": 2, "marts.dim_customer": 1}
     assert sorted(Path(f).name for f in report.files) == ["match_decisions.csv", "report.md"]
     assert world.warehouse_path.read_bytes() == before
     assert not world.erasure_log_path.exists()

@@ -26,6 +26,9 @@ LINK_KINDS = ("account_number", "email", "phone", "web_user_id", "app_user_id", 
 # Record keys of the entities that describe a person (a customer, a user, a lead, a contact):
 # a row keyed by an erased one of these IS the erased person's record.
 SUBJECT_KEY_KINDS = ("account_number", "web_user_id", "app_user_id", "lead_id", "contact_id")
+# On a person's own record, these describe that person; any other identifier on it (a lead's
+# `referred_by_account_number`) points at someone else and must not be taken for theirs.
+OWN_CONTACT_KINDS = ("email", "phone", "device_id")
 # Roles whose kind is given by a sibling column (`subject_type`, `customer_ref_type`).
 TYPED_ROLES = ("contact_point", "typed_ref")
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import duckdb
 
 from dagster_project.ingest.ledger import quote_ident
-from dagster_project.privacy.identifiers import LINK_KINDS, kind_sql, link_columns, normalise, subject_key_column
+from dagster_project.privacy.identifiers import (
+    LINK_KINDS, OWN_CONTACT_KINDS, kind_sql, link_columns, normalise, subject_key_column,
+)
 from dagster_project.serving.policy import token
 from dagster_project.sources import ENTITIES
 from dagster_project.warehouse import has_table
@@ -85,7 +87,7 @@ def find_parties(con: duckdb.DuckDBPyConnection, party_ids: list[str], emails: l
 
 
 def collect_subject(con: duckdb.DuckDBPyConnection, party_ids: set[str]) -> Subject:
-    """Every record and identifier of the parties, plus identifiers on their own raw records.
+    """Every record and identifier of the parties, plus the emails, phones and devices on their own raw records.
 
     Needs the temp macros of identifiers.install_sql_macros on ``con``.
     """
@@ -111,11 +113,12 @@ def _add_raw_record_identifiers(con: duckdb.DuckDBPyConnection, subject: Subject
             continue
         marks = ", ".join("?" for _ in keys)
         for column in link_columns(entity):
+            if column.kind not in OWN_CONTACT_KINDS:
+                continue  # the key itself is known; another key on the record is someone else's
             kind = kind_sql(column)
             rows = con.execute(
                 f"select distinct {kind}, _erasure_norm({kind}, {quote_ident(column.name)}) "
                 f"from raw.{quote_ident(entity.table)} "
                 f"where _erasure_norm('{key.kind}', {quote_ident(key.name)}) in ({marks})", keys).fetchall()
             for row_kind, value in rows:
-                if row_kind in LINK_KINDS:
-                    subject.add(row_kind, value)
+                subject.add(row_kind, value)
