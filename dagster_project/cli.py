@@ -269,8 +269,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
     if not report.party_ids:
         return 0
     if not args.dry_run and args.no_rebuild:
-        print("Derived layers and serving copies were not rebuilt (--no-rebuild): run `crm-cif run`, "
-              "then `crm-cif erase` again with the same identifiers to verify.", file=sys.stderr)
+        print("Not rebuilt (--no-rebuild): the person's rows are gone everywhere, but aggregates (customer "
+              "counts, segments, CLV) are recomputed only by the next `crm-cif run`.", file=sys.stderr)
     if not args.dry_run and not args.no_rebuild and not report.rebuilt:
         print("The rebuild failed: the person is gone from raw and the derived tables, but the serving copies "
               "may be stale; fix the run (`crm-cif run`) and re-run this erasure to verify.", file=sys.stderr)
