@@ -162,7 +162,7 @@ def erase(settings: Settings, request: ErasureRequest, rebuild: Callable[[], boo
         timer.lap("scrub warehouse")
     finally:
         con.close()
-    report.files = _scrub_files(settings, subject, needles)
+    report.files = _scrub_files(settings, needles)
     timer.lap("scrub files")
     if rebuild is not None:
         report.rebuilt = rebuild()
@@ -250,7 +250,7 @@ def _files_with(settings: Settings, needles: set[str]) -> list[Path]:
     return sorted(found)
 
 
-def _scrub_files(settings: Settings, subject: Subject, needles: set[str]) -> list[str]:
+def _scrub_files(settings: Settings, needles: set[str]) -> list[str]:
     """Drop the person's match decisions; delete derived files (reports, exports, models) naming them."""
     touched = []
     if _drop_decisions(settings.match_decisions_path, needles):
