@@ -240,6 +240,44 @@ def cmd_review_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Erase a person from every layer (or, with --dry-run, count what would be touched)."""
+    import duckdb
+
+    from dagster_project.privacy.erasure import ErasureRequest, erase
+    from dagster_project.privacy.subject import UnknownSubject
+
+    if not args.dry_run and not (args.by.strip() and args.reason.strip()):
+        print("crm-cif erase: --by and --reason are required (they are kept in the erasure log; "
+              "do not name the person in them)", file=sys.stderr)
+        return 2
+    request = ErasureRequest(party_ids=args.party_id, emails=args.email, phones=args.phone,
+                             requested_by=args.by.strip(), reason=args.reason.strip(), dry_run=args.dry_run)
+    rebuild = None if args.no_rebuild else (lambda: run_pipeline().ok)
+    try:
+        report = erase(get_settings(), request, rebuild)
+    except UnknownSubject as exc:
+        print(f"crm-cif erase: {exc}", file=sys.stderr)
+        return 2
+    except (duckdb.Error, OSError, ValueError) as exc:
+        print(f"crm-cif erase: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        if isinstance(exc, duckdb.IOException):
+            print("The warehouse is probably in use (a run, `crm-cif dev` or a reader): stop it and retry.",
+                  file=sys.stderr)
+        return 1
+    print(report.render())
+    if not report.party_ids:
+        return 0
+    if not args.dry_run and args.no_rebuild:
+        print("Not rebuilt (--no-rebuild): the person's rows are gone everywhere, but aggregates (customer "
+              "counts, segments, CLV) are recomputed only by the next `crm-cif run`.", file=sys.stderr)
+    if not args.dry_run and not args.no_rebuild and not report.rebuilt:
+        print("The rebuild failed: the person is gone from raw and the derived tables, but the serving copies "
+              "may be stale; fix the run (`crm-cif run`) and re-run this erasure to verify.", file=sys.stderr)
+        return 1
+    return 0 if report.ok else 1
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     _dagster_home()
     dagster = Path(sys.executable).parent / "dagster"
@@ -315,6 +353,18 @@ def build_parser() -> argparse.ArgumentParser:
     decide.add_argument("--by", required=True, help="who decides (kept with the decision)")
     decide.add_argument("--note", default="", help="why, for whoever reads the decision later")
     decide.set_defaults(func=cmd_review_decide)
+
+    erase = sub.add_parser("erase", help="right to erasure: remove a person from every layer, keep only salted "
+                           "hashes in the erasure log, suppress them in later deliveries")
+    erase.add_argument("--party-id", action="append", default=[], help="party id (P + 16 hex); repeatable")
+    erase.add_argument("--email", action="append", default=[], help="an email the person is known by; repeatable")
+    erase.add_argument("--phone", action="append", default=[], help="a phone number in any format; repeatable")
+    erase.add_argument("--by", default="", help="who requested or approved the erasure (kept in the log)")
+    erase.add_argument("--reason", default="", help="why, e.g. a ticket number (kept in the log; never the name)")
+    erase.add_argument("--dry-run", action="store_true", help="only count what would be touched; change nothing")
+    erase.add_argument("--no-rebuild", action="store_true",
+                       help="scrub raw and derived tables but do not re-run the pipeline (batching several erasures)")
+    erase.set_defaults(func=cmd_erase)
 
     dev = sub.add_parser("dev", help="open the Dagster UI on the project")
     dev.add_argument("--host", default="127.0.0.1")

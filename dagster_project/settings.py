@@ -33,6 +33,8 @@ class Settings:
     currency: str
     pseudonym_salt: str
     alert_webhook_url: str | None = None
+    erasure_log_path: Path | None = None
+    erasure_salt: str = DEFAULT_PSEUDONYM_SALT
 
     @classmethod
     def load(cls) -> "Settings":
@@ -56,6 +58,11 @@ class Settings:
             pseudonym_salt=os.environ.get("CRM_CIF_PSEUDONYM_SALT", DEFAULT_PSEUDONYM_SALT),
             # Optional: `crm-cif run` POSTs a JSON alert here when a step or check fails.
             alert_webhook_url=os.environ.get("CRM_CIF_ALERT_WEBHOOK") or None,
+            # Salted hashes of erased people's identifiers (`crm-cif erase`): a file, so a warehouse
+            # rebuild keeps suppressing them. Keep the salt once chosen, or old hashes stop matching.
+            erasure_log_path=_path("CRM_CIF_ERASURE_LOG", data_dir / "privacy" / "erasure_log.csv"),
+            erasure_salt=os.environ.get("CRM_CIF_ERASURE_SALT")
+            or os.environ.get("CRM_CIF_PSEUDONYM_SALT", DEFAULT_PSEUDONYM_SALT),
         )
 
 

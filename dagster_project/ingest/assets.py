@@ -28,6 +28,7 @@ def _metadata(result: EntityLoadResult, total_rows: int, unknown: list[str]) -> 
         "files_not_loaded": dg.MetadataValue.int(len(result.files_not_loaded)),
         "rows_loaded": dg.MetadataValue.int(result.rows_loaded),
         "rows_rejected": dg.MetadataValue.int(result.rows_rejected),
+        "rows_suppressed": dg.MetadataValue.int(result.rows_suppressed),  # erased people's lines (raw.suppressions)
         "dagster/row_count": dg.MetadataValue.int(total_rows),
         "batch_id": dg.MetadataValue.text(result.batch_id),
         "unknown_files_in_source": dg.MetadataValue.int(len(unknown)),
@@ -88,7 +89,8 @@ def _build_source_asset(source: Source) -> dg.AssetsDefinition:
                 total = con.execute(f"SELECT count(*) FROM {raw_table(e)}").fetchone()[0]
                 context.log.info(f"{e.table}: {result.files_loaded} file(s) loaded, "
                                  f"{result.files_skipped} skipped, {result.rows_loaded} rows, "
-                                 f"{result.rows_rejected} rejected")
+                                 f"{result.rows_rejected} rejected"
+                                 + (f", {result.rows_suppressed} suppressed (erased people)" if result.rows_suppressed else ""))
                 yield dg.MaterializeResult(asset_key=key, metadata=_metadata(result, total, unknown))
         if failures:
             raise IngestError("; ".join(failures))

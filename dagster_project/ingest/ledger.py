@@ -1,4 +1,4 @@
-"""The raw schema: raw tables, ``raw.rejects``, ``raw.file_ledger`` and ``raw.unmatched_files``.
+"""The raw schema: raw tables, ``raw.rejects``, ``raw.file_ledger``, ``raw.unmatched_files``, ``raw.suppressions``.
 
 All raw tables exist before any file arrives so dbt staging compiles and runs on an empty
 landing folder. The ledger is the memory of what was loaded: one row per file content
@@ -71,6 +71,24 @@ CREATE TABLE IF NOT EXISTS raw.unmatched_files (
 )
 """
 
+# Lines of erased people (dagster_project/privacy/): per file and batch, how many were suppressed
+# (not in raw: delivered = raw + rejects + suppressed) or anonymised (in raw, identifier blanked).
+# Counts only, no content.
+SUPPRESSIONS_DDL = """
+CREATE TABLE IF NOT EXISTS raw.suppressions (
+    source VARCHAR,
+    entity VARCHAR,
+    source_file VARCHAR,
+    file_sha256 VARCHAR,
+    batch_id VARCHAR,
+    action VARCHAR,
+    reason VARCHAR,
+    rows BIGINT,
+    stage VARCHAR,
+    recorded_at TIMESTAMP
+)
+"""
+
 LEDGER_COLUMNS: tuple[str, ...] = (
     "file_sha256", "source", "entity", "source_file", "file_size", "business_date", "batch_id",
     "status", "reason", "data_lines", "blank_lines", "rows_loaded", "rows_rejected",
@@ -98,6 +116,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(REJECTS_DDL)
     con.execute(LEDGER_DDL)
     con.execute(UNMATCHED_DDL)
+    con.execute(SUPPRESSIONS_DDL)
     for entity in ENTITIES:
         con.execute(raw_table_ddl(entity))
 

@@ -26,6 +26,7 @@ from dagster_project.ingest.ledger import (
     LEDGER_COLUMNS, done_hashes, ensure_raw_schema, quote_ident, raw_table,
 )
 from dagster_project.ingest.readers import READERS, FileStats, PendingFile
+from dagster_project.privacy.ingest import prepare_suppression, record_suppressions, suppress_staged
 from dagster_project.sources import Entity
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class FileLoadResult:
     rows_rejected: int
     missing_columns: list[str] = field(default_factory=list)  # contract columns not in the header
     extra_columns: list[str] = field(default_factory=list)  # header columns not in the contract
+    rows_suppressed: int = 0  # lines of an erased person, not loaded (raw.suppressions)
 
 
 @dataclass
@@ -80,6 +82,10 @@ class EntityLoadResult:
     @property
     def rows_rejected(self) -> int:
         return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def rows_suppressed(self) -> int:
+        return sum(f.rows_suppressed for f in self.files)
 
 
 def new_batch_id() -> str:
@@ -126,10 +132,13 @@ def _chunks(pending):
 
 
 def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir: Path | str,
-                  batch_id: str | None = None, files: list[Path] | None = None) -> EntityLoadResult:
+                  batch_id: str | None = None, files: list[Path] | None = None,
+                  erasure_log: Path | None = None) -> EntityLoadResult:
     """Load every file of ``entity`` whose content is not yet in the ledger.
 
-    ``files`` defaults to discovery under ``landing_dir``. Raises :class:`IngestError` after
+    ``files`` defaults to discovery under ``landing_dir``. Rows of people in the erasure log
+    (``erasure_log``, default the settings' file) are suppressed or anonymised before anything
+    is written (dagster_project/privacy/suppression.py). Raises :class:`IngestError` after
     committing everything else if a file broke the line accounting invariant
     (data lines = rows loaded + rows rejected); that file is in the ledger as 'failed' and
     is retried on the next run.
@@ -143,8 +152,9 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir: P
     files = sorted((Path(os.path.abspath(f)) for f in files), key=lambda p: p.name)
     result = EntityLoadResult(entity.source, entity.name, entity.table, batch_id)
     pending = _pending(entity, files, landing, done_hashes(con, entity), result.skipped)
+    erasing = prepare_suppression(con, erasure_log)
     for chunk in _chunks(pending):
-        result.files.extend(_load_chunk(con, entity, chunk, batch_id))
+        result.files.extend(_load_chunk(con, entity, chunk, batch_id, erasing))
     failed = [f for f in result.files if f.status == "failed"]
     if failed:
         raise IngestError("; ".join(f.reason or f.source_file for f in failed))
@@ -152,22 +162,29 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir: P
 
 
 def _load_chunk(con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[PendingFile],
-                batch_id: str) -> list[FileLoadResult]:
+                batch_id: str, erasing: bool = False) -> list[FileLoadResult]:
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     stats = READERS[entity.format](con, entity, chunk)
+    erased = suppress_staged(con, entity) if erasing else {}
     counts = _staged_counts(con)
     results = []
     for f in chunk:
         st = stats.get(f.file_id) or FileStats("unreadable", f"{f.source_file}: reader returned nothing")
         loaded, rejected = counts.get(f.file_id, (0, 0))
-        if st.status == "loaded" and st.data_lines != loaded + rejected:
+        suppressed, anonymised = erased.get(f.file_id, (0, 0))
+        if st.status == "loaded" and st.data_lines != loaded + rejected + suppressed:
             st.status = "failed"
             st.reason = (f"{f.source_file}: line accounting mismatch: {st.data_lines} data lines but "
-                         f"{loaded} rows loaded + {rejected} rejected; nothing from this file was loaded")
+                         f"{loaded} rows loaded + {rejected} rejected + {suppressed} suppressed; "
+                         "nothing from this file was loaded")
         if st.status != "loaded":
-            loaded = rejected = 0
+            loaded = rejected = suppressed = anonymised = 0
         results.append(FileLoadResult(f.source_file, f.sha256, st.status, st.reason, st.data_lines,
-                                      loaded, rejected, list(st.missing_columns), list(st.extra_columns)))
+                                      loaded, rejected, list(st.missing_columns), list(st.extra_columns),
+                                      suppressed))
+        if suppressed or anonymised:
+            log.info(f"{f.source_file}: erased person(s): {suppressed} row(s) suppressed, "
+                     f"{anonymised} row(s) loaded with the erased identifier blanked")
         if st.reason:
             log.warning(st.reason)
         elif st.missing_columns or st.extra_columns:
@@ -185,6 +202,8 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[Pend
         _insert_raw(con, entity)
         _insert_rejects(con)
         _insert_ledger(con)
+        if erased:
+            record_suppressions(con, _suppression_rows(entity, chunk, results, erased, batch_id, loaded_at))
         con.execute("COMMIT")
     except BaseException:
         try:
@@ -193,6 +212,20 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, entity: Entity, chunk: list[Pend
             pass  # a failed COMMIT (disk full) has ended the transaction already: keep its error
         raise
     return results
+
+
+def _suppression_rows(entity: Entity, chunk: list[PendingFile], results: list[FileLoadResult],
+                      erased: dict[int, tuple[int, int]], batch_id: str, loaded_at: datetime) -> list[tuple]:
+    rows = []
+    for f, r in zip(chunk, results):
+        suppressed, anonymised = erased.get(f.file_id, (0, 0))
+        if r.status != "loaded":
+            continue
+        for action, n in (("suppressed", suppressed), ("anonymised", anonymised)):
+            if n:
+                rows.append((entity.source, entity.name, f.source_file, f.sha256, batch_id, action,
+                             "erased_subject", n, "ingest", loaded_at))
+    return rows
 
 
 def _staged_counts(con: duckdb.DuckDBPyConnection) -> dict[int, tuple[int, int]]:

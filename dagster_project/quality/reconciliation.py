@@ -2,9 +2,10 @@
 
 Two equations must hold for every load batch of every entity:
 
-* landed lines = raw rows + rejects. Landed lines are the ledger's ``data_lines`` of the files
-  it marks ``loaded`` (counted by the reader; header and blank lines excluded), so the ledger's
-  own count is checked against what actually sits in ``raw``.
+* landed lines = raw rows + rejects + suppressed. Landed lines are the ledger's ``data_lines`` of
+  the files it marks ``loaded`` (counted by the reader; header and blank lines excluded), so the
+  ledger's own count is checked against what actually sits in ``raw``. Suppressed lines are an
+  erased person's (``raw.suppressions``, action ``suppressed``; see dagster_project/privacy/).
 * raw rows = accepted + quarantined: the accepted staging view plus ``staging.stg_quarantine``.
 
 Counting per batch (not only in total) catches a loss in one batch hidden by a surplus in another.
@@ -28,6 +29,7 @@ class Reconciliation:
     landed: int = 0
     raw: int = 0
     rejects: int = 0
+    suppressed: int = 0
     accepted: int = 0
     quarantined: int = 0
     problems: list[str] = field(default_factory=list)  # one line per broken batch or missing table
@@ -62,6 +64,9 @@ def reconcile_entity(con: duckdb.DuckDBPyConnection, entity: Entity) -> Reconcil
         "raw": _per_batch(con, f"select _batch_id, count(*) from raw.{quote_ident(entity.table)} group by 1"),
         "rejects": _per_batch(con, "select batch_id, count(*) from raw.rejects "
                                    "where source = ? and entity = ? group by 1", who),
+        "suppressed": _per_batch(con, "select batch_id, sum(rows) from raw.suppressions where action = 'suppressed' "
+                                      "and source = ? and entity = ? group by 1", who)
+        if has_table(con, "raw", "suppressions") else {},
         "accepted": _per_batch(con, f"select _batch_id, count(*) from staging.{quote_ident(stg)} group by 1"),
         "quarantined": _per_batch(con, "select batch_id, count(*) from staging.stg_quarantine "
                                        "where source_system = ? and source_entity = ? group by 1", who),
@@ -71,9 +76,10 @@ def reconcile_entity(con: duckdb.DuckDBPyConnection, entity: Entity) -> Reconcil
     batches = sorted(set().union(*counts.values()), key=lambda b: (b is None, b or ""))
     for batch in batches:
         n = {name: per_batch.get(batch, 0) for name, per_batch in counts.items()}
-        if n["landed"] != n["raw"] + n["rejects"]:
+        if n["landed"] != n["raw"] + n["rejects"] + n["suppressed"]:
+            suppressed = f" + {n['suppressed']} suppressed" if n["suppressed"] else ""
             rec.problems.append(f"{rec.name} batch {batch}: {n['landed']} landed lines but {n['raw']} raw rows "
-                                f"+ {n['rejects']} rejects")
+                                f"+ {n['rejects']} rejects{suppressed}")
         if n["raw"] != n["accepted"] + n["quarantined"]:
             rec.problems.append(f"{rec.name} batch {batch}: {n['raw']} raw rows but {n['accepted']} accepted "
                                 f"+ {n['quarantined']} quarantined")
