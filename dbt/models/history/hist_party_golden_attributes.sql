@@ -9,10 +9,12 @@
     run, so a version dated last month that arrives today lands in its place and re-splits the
     periods around it.
 
-    Cost: change points are taken per (party, attribute) from the versions that fill that
-    attribute, and only those versions are ranked at them, so a contact point (one email or
-    phone) is ranked only where emails or phones change. Consecutive equal values of an
-    attribute collapse into one period before the attributes meet again per party.
+    Cost: a version's sort keys do not depend on the moment, so every filled value is ranked
+    once per (party, attribute) and the winner at a moment is the best rank among the values
+    valid then (a min, not a sort per moment). Change points are taken per (party, attribute)
+    from the versions that fill that attribute, so a contact point (one email or phone) only
+    counts where emails or phones change. Consecutive equal values of an attribute collapse
+    into one period before the attributes meet again per party.
 
     loaded_at: when the warehouse could first show the row, the latest load time of the
     versions whose values make it up, taken where each attribute's period opened.
@@ -35,8 +37,11 @@ versions as (
     where v.valid_to is null or v.valid_to > v.valid_from
 ),
 
+-- each filled value ranked once among all of its (party, attribute): the sort keys of a version
+-- do not depend on the moment, so the winner at any moment is the best-ranked value valid then
 filled as (
-    select * from {{ crm_cif.golden_attribute_values('versions', ['valid_from', 'valid_to', '_loaded_at']) }} as values_
+    select attribute_values.*, {{ crm_cif.golden_value_rank() }} as value_rank
+    from {{ crm_cif.golden_attribute_values('versions', ['valid_from', 'valid_to', '_loaded_at']) }} as attribute_values
 ),
 
 -- the moments an attribute's candidates change: a filled version starts or ends
@@ -46,36 +51,29 @@ change_points as (
     select party_id, attribute, valid_to from filled where valid_to is not null
 ),
 
-candidates as (
-    select c.changed_at, f.*
+-- the best rank valid at each change point (NULL when no valid version fills the attribute any more)
+best_at_points as (
+    select c.party_id, c.attribute, c.changed_at, min(f.value_rank) as value_rank
     from change_points as c
-    join filled as f
+    left join filled as f
         on f.party_id = c.party_id
         and f.attribute = c.attribute
         and f.valid_from <= c.changed_at
         and (f.valid_to is null or f.valid_to > c.changed_at)
+    group by c.party_id, c.attribute, c.changed_at
 ),
 
-winners as (
-    select * from (
-        select party_id, attribute, changed_at, attribute_value, source_system, _loaded_at,
-            {{ crm_cif.golden_value_rank(['changed_at']) }} as value_rank
-        from candidates
-    ) as ranked
-    where value_rank = 1
-),
-
--- the golden value at each change point (NULL when no valid version fills it any more), typed
+-- the golden value at each change point, typed
 values_at_points as (
-    select c.party_id, c.attribute, c.changed_at, w.source_system, w._loaded_at,
-        case c.attribute
+    select b.party_id, b.attribute, b.changed_at, f.source_system, f._loaded_at,
+        case b.attribute
             {%- for attribute in attributes %}
-            when '{{ attribute }}' then cast({{ crm_cif.golden_typed_value(attribute, "w.attribute_value") }} as {{ dbt.type_string() }})
+            when '{{ attribute }}' then cast({{ crm_cif.golden_typed_value(attribute, "f.attribute_value") }} as {{ dbt.type_string() }})
             {%- endfor %}
         end as attribute_value
-    from change_points as c
-    left join winners as w
-        on w.party_id = c.party_id and w.attribute = c.attribute and w.changed_at = c.changed_at
+    from best_at_points as b
+    left join filled as f
+        on f.party_id = b.party_id and f.attribute = b.attribute and f.value_rank = b.value_rank
 ),
 
 value_changes as (
