@@ -117,3 +117,31 @@ def test_customer_base_at_the_last_month_end_counts_todays_individuals_with_a_hi
         where party_type = 'individual' and is_current
     """).n.iloc[0]
     assert last.individuals == individuals
+
+
+def _readme_section() -> str:
+    from dagster_project.settings import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split("## What did we know on date D", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_as_of_example_returns_the_individuals_valid_that_day(built_world):
+    import re
+
+    sql = re.findall(r"```sql\n(.*?)```", _readme_section(), flags=re.S)[0]
+    day = re.findall(r"timestamp '([0-9-]+) 00:00:00'", sql)[0]
+    base = _query(built_world, sql)
+    assert len(base) > 0 and base.party_id.is_unique
+    # the same base, computed another way: each individual's latest period started by that day
+    expected = _query(built_world, f"""
+        select party_id, last_name, valid_to from (
+            select party_id, last_name, valid_to,
+                row_number() over (partition by party_id order by valid_from desc) as latest
+            from marts.dim_customer_history
+            where party_type = 'individual' and valid_from <= timestamp '{day}'
+        ) where latest = 1 and (valid_to is null or valid_to > timestamp '{day}')
+    """)
+    assert sorted(base.party_id) == sorted(expected.party_id)
+    current = _query(built_world, "select count(*) as n from marts.dim_customer where party_type = 'individual'").n.iloc[0]
+    assert len(base) < current  # the sample world's customers keep arriving after 1 June 2026
