@@ -40,7 +40,8 @@ versions as (
 -- each filled value ranked once among all of its (party, attribute): the sort keys of a version
 -- do not depend on the moment, so the winner at any moment is the best-ranked value valid then
 filled as (
-    select attribute_values.*, {{ crm_cif.golden_value_rank() }} as value_rank
+    select party_id, attribute, attribute_value, source_system, valid_from, valid_to, _loaded_at,
+        {{ crm_cif.golden_value_rank() }} as value_rank
     from {{ crm_cif.golden_attribute_values('versions', ['valid_from', 'valid_to', '_loaded_at']) }} as attribute_values
 ),
 
