@@ -23,7 +23,7 @@ from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 
-PRE_IDENTITY = "resource_type:seed path:models/staging int_party_records int_party_identifiers"
+PRE_IDENTITY = "resource_type:seed path:models/staging int_party_record_versions int_party_records int_party_identifiers"
 ON_ANALYTICS = "path:models/marts/segments path:models/history/segments"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)

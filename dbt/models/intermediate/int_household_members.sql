@@ -2,9 +2,9 @@
     Households: individuals whose golden address is the same form one household.
 
     The address key is the golden address line and postcode, normalised so that typing
-    differences do not split a household: lower case, punctuation dropped, runs of spaces
-    collapsed, a trailing street-type abbreviation spelled out (rd -> road, st -> street, ...),
-    and the postcode without spaces (the city stands in when there is no postcode). Every
+    differences do not split a household (macro household_address_key: lower case, punctuation
+    dropped, runs of spaces collapsed, a trailing street-type abbreviation spelled out, the
+    postcode without spaces, the city when there is no postcode). Every
     individual with an address is in exactly one household, a person living alone included.
     An address shared by more than var('household_max_members', 10) individuals is a care
     home, a hall of residence or a placeholder, not a household: it forms none.
@@ -13,21 +13,14 @@
     party_id. It is anchored on a member rather than on the address so that a household that
     moves house keeps its id; it stays the same as long as the anchor member stays, and two
     households can never share an anchor. Party ids are stable across runs, so household ids are.
+    History of the same rule over time: hist_household_members.
 -#}
-{%- set street_types = {'rd': 'road', 'st': 'street', 'ave': 'avenue', 'av': 'avenue', 'cres': 'crescent',
-                        'cl': 'close', 'dr': 'drive', 'ln': 'lane', 'blvd': 'boulevard'} -%}
-{%- set ns = namespace(line=crm_cif.regex_replace_all("lower(trim(g.address_line))", "[.,#;:]", " ")) -%}
-{%- set ns.line = "trim(" ~ crm_cif.regex_replace_all(ns.line, "[ ]+", " ") ~ ")" -%}
-{%- for short, long in street_types.items() -%}
-    {%- set ns.line = crm_cif.regex_replace_all(ns.line, "[ ]" ~ short ~ "$", " " ~ long) -%}
-{%- endfor -%}
-{%- set line = ns.line %}
 with
 
 individuals as (
     select
         g.party_id, g.last_name, g.address_line, g.city, g.postcode, g.address_line_source,
-        {{ dbt.concat([line, "'|'", "coalesce(" ~ crm_cif.regex_replace_all("lower(g.postcode)", "[ ]", "") ~ ", lower(trim(g.city)), '')"]) }} as address_key
+        {{ crm_cif.household_address_key('g') }} as address_key
     from {{ ref('int_party_golden') }} as g
     where g.party_type = 'individual' and g.address_line is not null and trim(g.address_line) <> ''
 ),
@@ -41,7 +34,7 @@ addresses as (
 
 select
     i.party_id,
-    {{ dbt.concat(["'H'", "substr(" ~ dbt.hash("a.anchor_party_id") ~ ", 1, 16)"]) }} as household_id,
+    {{ crm_cif.household_id('a.anchor_party_id') }} as household_id,
     a.anchor_party_id,
     a.member_count,
     i.address_key,

@@ -1,0 +1,115 @@
+{#-
+    Households over time: int_household_members' rule applied to the golden address as it was
+    (hist_party_golden_attributes). At any moment, individuals whose golden address has the
+    same key (macro household_address_key) form one household, unless more than
+    var('household_max_members', 10) share it; the id is 'H' + hash of the smallest member
+    party_id then, so today's rows equal int_household_members.
+
+    How: each individual's address periods (consecutive periods with the same key merged);
+    per address key, its boundaries (someone arrives or leaves) cut time into segments with a
+    fixed set of residents. Residents are counted by a running sum of arrivals and departures,
+    and only segments small enough to be a household are joined back to their residents, so
+    a placeholder address shared by thousands never becomes a quadratic join.
+-#}
+with
+
+golden as (
+    select party_id, valid_from, valid_to,
+        case when address_line is not null and trim(address_line) <> ''
+            then {{ crm_cif.household_address_key('g') }}
+        end as address_key
+    from {{ ref('hist_party_golden_attributes') }} as g
+    where party_type = 'individual'
+),
+
+key_changes as (
+    select golden.*,
+        lag(address_key) over (partition by party_id order by valid_from) as previous_key,
+        row_number() over (partition by party_id order by valid_from) as period_order
+    from golden
+),
+
+address_periods as (
+    select * from (
+        select party_id, address_key, valid_from,
+            lead(valid_from) over (partition by party_id order by valid_from) as valid_to
+        from key_changes
+        where period_order = 1
+            or (address_key is null and previous_key is not null)
+            or (address_key is not null and previous_key is null)
+            or address_key <> previous_key
+    ) as periods
+    where address_key is not null
+),
+
+moves as (
+    select address_key, valid_from as moved_at, 1 as residents_change from address_periods
+    union all
+    select address_key, valid_to, -1 from address_periods where valid_to is not null
+),
+
+boundaries as (
+    select address_key, moved_at, sum(residents_change) as residents_change
+    from moves
+    group by address_key, moved_at
+),
+
+segments as (
+    select address_key, moved_at as segment_from,
+        lead(moved_at) over (partition by address_key order by moved_at) as segment_to,
+        sum(residents_change) over (
+            partition by address_key order by moved_at rows between unbounded preceding and current row
+        ) as residents
+    from boundaries
+),
+
+household_segments as (
+    select s.address_key, s.segment_from, s.segment_to, s.residents, min(p.party_id) as anchor_party_id
+    from segments as s
+    join address_periods as p
+        on p.address_key = s.address_key
+        and p.valid_from <= s.segment_from
+        and (p.valid_to is null or p.valid_to > s.segment_from)
+    where s.residents between 1 and {{ var('household_max_members', 10) }}
+    group by s.address_key, s.segment_from, s.segment_to, s.residents
+),
+
+-- each resident's household in each segment of their address period
+memberships as (
+    select p.party_id, {{ crm_cif.household_id('s.anchor_party_id') }} as household_id,
+        s.address_key, s.residents as member_count,
+        s.segment_from as valid_from, s.segment_to as valid_to
+    from address_periods as p
+    join household_segments as s
+        on s.address_key = p.address_key
+        and p.valid_from <= s.segment_from
+        and (p.valid_to is null or p.valid_to > s.segment_from)
+),
+
+-- the same household in consecutive segments (another member came or went) is one period
+household_changes as (
+    select memberships.*,
+        case
+            when lag(household_id) over (partition by party_id order by valid_from) = household_id
+                and lag(valid_to) over (partition by party_id order by valid_from) = valid_from
+            then 0 else 1
+        end as starts_period
+    from memberships
+),
+
+numbered as (
+    select household_changes.*,
+        sum(starts_period) over (
+            partition by party_id order by valid_from rows between unbounded preceding and current row
+        ) as period_number
+    from household_changes
+)
+
+select
+    party_id,
+    household_id,
+    min(valid_from) as valid_from,
+    case when count(valid_to) < count(*) then null else max(valid_to) end as valid_to,
+    count(valid_to) < count(*) as is_current
+from numbered
+group by party_id, household_id, period_number
