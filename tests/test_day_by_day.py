@@ -14,8 +14,6 @@ same rows (EXCEPT ALL both ways), after
   and ``loaded_at`` (when a line / version was loaded: each day's files load in their own run),
   ``_batch_id`` and ``batch_id`` (the loading run's id), any ``*_loaded_at`` (a history model's
   delivery load time) and ``raw.unmatched_files.first_seen_at`` (when a stray file was first seen);
-- leaving out ``anchor_party_id`` (``RUN_DEPENDENT_CHOICES``): the household member with the smallest
-  party id, so which member it is depends on the ids;
 - mapping party ids to a run-independent key (smallest record_id of the party; a household by
   its smallest member), since a later cluster inherits its predecessor's id by design;
 - the per-run tables in ``PER_RUN_TABLES``, which record each run by design.
@@ -71,10 +69,8 @@ MUST_COMPARE = {"raw.branch__customers", "staging.stg_branch__customers_checked"
                 "integration.int_party_golden", "marts.dim_customer", "marts.customer_360", "marts.fct_transactions",
                 "analytics.customer_clv", "analytics.customer_segments", "analytics.segment_membership"}
 # Columns whose value is a choice made by ordering party ids, which depend on the run history by design.
-RUN_DEPENDENT_CHOICES = {
-    "anchor_party_id": "a household's anchor is its member with the smallest party_id; which member that is "
-                       "depends on the ids (the household id itself is compared, mapped through its members)",
-}
+# None left: a household's anchor is chosen by a run-independent order (int_party_seniority).
+RUN_DEPENDENT_CHOICES: dict[str, str] = {}
 GOLDEN_HISTORY_TABLES = ("history.hist_party_golden", "marts.dim_customer_history")
 
 

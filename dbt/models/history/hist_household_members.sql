@@ -2,8 +2,11 @@
     Households over time: int_household_members' rule applied to the golden address as it was
     (hist_party_golden_attributes). At any moment, individuals whose golden address has the
     same key (macro household_address_key) form one household, unless more than
-    var('household_max_members', 10) share it; the id is 'H' + hash of the smallest member
-    party_id then, so today's rows equal int_household_members.
+    var('household_max_members', 10) share it; the id is 'H' + hash of the party_id of its
+    anchor then, the longest-known resident (int_party_seniority, the same order as
+    int_household_members), so today's rows equal int_household_members. A resident is known
+    before their first address period starts, so the anchor at a moment never depends on later
+    knowledge; the id stays as long as the anchor stays.
 
     How: each individual's address periods (consecutive periods with the same key merged);
     per address key, its boundaries (someone arrives or leaves) cut time into segments with a
@@ -63,15 +66,26 @@ segments as (
     from boundaries
 ),
 
-household_segments as (
-    select s.address_key, s.segment_from, s.segment_to, s.residents, min(p.party_id) as anchor_party_id
+-- the residents of each segment small enough to be a household, 1 for the longest-known: the anchor
+segment_residents as (
+    select s.address_key, s.segment_from, s.segment_to, s.residents, p.party_id,
+        row_number() over (
+            partition by s.address_key, s.segment_from
+            order by k.known_since, k.first_record_id, p.party_id
+        ) as seniority
     from segments as s
     join address_periods as p
         on p.address_key = s.address_key
         and p.valid_from <= s.segment_from
         and (p.valid_to is null or p.valid_to > s.segment_from)
+    join {{ ref('int_party_seniority') }} as k on k.party_id = p.party_id
     where s.residents between 1 and {{ var('household_max_members', 10) }}
-    group by s.address_key, s.segment_from, s.segment_to, s.residents
+),
+
+household_segments as (
+    select address_key, segment_from, segment_to, residents, party_id as anchor_party_id
+    from segment_residents
+    where seniority = 1
 ),
 
 -- each resident's household in each segment of their address period
