@@ -1,7 +1,10 @@
 {#- Staging of one registry entity, so each model only states its columns and rules.
 
-    stage_entity(source_relation, key, columns, date_format, timestamp_format, checks)
+    stage_entity(source_relation, key, columns, date_format, timestamp_format, checks, full_extract)
       key      the registry key columns (MISSING_KEY when empty, DUPLICATE_KEY when repeated)
+      full_extract  true for an entity delivered whole each time (registry extract="full"): a
+               key repeated within one file is a duplicate, but every delivery is a new snapshot
+               of the whole table, so the same key in the next file is accepted
       columns  ordered mapping column -> kind, or -> {'kind': ..., more options}; kinds:
         string           trimmed text
         name             trimmed, inner whitespace collapsed
@@ -128,7 +131,7 @@
 {%- endmacro %}
 
 
-{% macro stage_entity(source_relation, key, columns, date_format='YYYY-MM-DD', timestamp_format='YYYY-MM-DDTHH:MM:SS', checks={}) -%}
+{% macro stage_entity(source_relation, key, columns, date_format='YYYY-MM-DD', timestamp_format='YYYY-MM-DDTHH:MM:SS', checks={}, full_extract=false) -%}
 {%- set specs = crm_cif._staging_column_specs(columns) -%}
 {%- set seeds = crm_cif.staging_seed_references() -%}
 {%- set seeded = specs | selectattr('kind', 'in', seeds.keys() | list) | list -%}
@@ -186,7 +189,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by {{ key | join(', ') }}, _reasons
+            partition by {{ key | join(', ') }},{{ ' _source_file,' if full_extract }} _reasons
             order by _loaded_at, _source_file, _row_number, _batch_id
         ) as _key_rank
     from checked

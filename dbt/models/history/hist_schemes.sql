@@ -4,10 +4,9 @@
     and flagged is_deleted, not kept current. Business time is the delivery's business date
     (the date in the file name, from the file ledger).
 
-    Every delivery's rows are read from the checked staging model: staging keeps only the
-    first delivery of a key (DUPLICATE_KEY quarantines the re-delivered rows of a full
-    extract), but each full extract is a whole snapshot, so a row whose only fault is being
-    delivered again counts here.
+    Every delivery's accepted rows: staging stages the entity as a full extract, so a key is a
+    duplicate only when repeated within one file. A row quarantined for a real fault is absent
+    from its snapshot (its key is end-dated until it arrives valid again).
 -#}
 with
 
@@ -15,8 +14,7 @@ delivered as (
     select
         {{ dbt.concat(['_batch_id', "'|'", '_source_file']) }} as delivery_id,
         scheme_code, scheme_name, association_name, discount_rate, started_at, _row_number
-    from {{ ref('stg_sales__schemes_checked') }}
-    where _quarantine_reasons is null or _quarantine_reasons = 'DUPLICATE_KEY'
+    from {{ ref('stg_sales__schemes') }}
 )
 
 select *

@@ -2,16 +2,23 @@
     Membership groups: the association schemes members enrol through (sales schemes), one
     party each. A scheme code seen on a lead or a holding but missing from the scheme list
     still becomes a group (named later, when the list catches up), so no membership is lost.
+    The names are the scheme's latest period in hist_schemes (the list is a full extract: a
+    scheme dropped from it keeps its last name but is no longer is_listed).
     group id: 'G' + 16 hex of a hash of the scheme code, stable for as long as the code is.
 -#}
 with
 
-listed as (
-    select scheme_code, max(scheme_name) as scheme_name, max(association_name) as association_name,
-        max(discount_rate) as discount_rate, min(started_at) as started_at
-    from {{ ref('stg_sales__schemes') }}
+latest_periods as (
+    select scheme_code, scheme_name, association_name, discount_rate, started_at, is_current,
+        row_number() over (partition by scheme_code order by valid_from desc) as period_rank
+    from {{ ref('hist_schemes') }}
     where scheme_code is not null
-    group by scheme_code
+),
+
+listed as (
+    select scheme_code, scheme_name, association_name, discount_rate, started_at, is_current
+    from latest_periods
+    where period_rank = 1
 ),
 
 referenced as (
@@ -29,6 +36,6 @@ select
     l.association_name,
     l.discount_rate,
     l.started_at,
-    l.scheme_code is not null as is_listed
+    coalesce(l.is_current, false) as is_listed
 from referenced as r
 left join listed as l on l.scheme_code = r.scheme_code

@@ -8,4 +8,5 @@
         'discount_rate':    'decimal',
         'started_at':       'date',
     },
+    full_extract=true,
 ) }}
