@@ -118,11 +118,17 @@ def _test(name: str, **arguments: Any) -> dict[str, Any]:
     return {name: {"arguments": arguments}}
 
 
+def unique_key(entity: Entity) -> tuple[str, ...]:
+    """What is unique among accepted rows: the key, and for a full extract the key per delivery
+    (every file is a whole snapshot, so each holds every key once: macro stage_entity full_extract)."""
+    return (*entity.key, "_source_file") if entity.extract == "full" else entity.key
+
+
 def _accepted_column_tests(entity: Entity, column: Column) -> list[Any]:
     tests: list[Any] = []
     if column.name in entity.key:
         tests.append("not_null")
-        if len(entity.key) == 1:
+        if len(unique_key(entity)) == 1:
             tests.append("unique")
     if column.accepted_values:
         tests.append(_test("accepted_values", values=list(column.accepted_values)))
@@ -171,8 +177,8 @@ def _entity_models(entity: Entity) -> list[dict[str, Any]]:
             source_entity=entity.name,
         )
     ]
-    if len(entity.key) > 1:
-        accepted_tests.insert(0, _test("unique_combination_of_columns", combination=list(entity.key)))
+    if len(unique_key(entity)) > 1:
+        accepted_tests.insert(0, _test("unique_combination_of_columns", combination=list(unique_key(entity))))
     return [
         {
             "name": checked_model_name(entity),

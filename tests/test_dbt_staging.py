@@ -388,3 +388,11 @@ def test_model_rules_follow_the_registry(entity) -> None:
             assert spec["kind"] == "contact_point", column.name
         if column.role == "date_of_birth":
             assert spec["kind"] == "birth_date", column.name
+
+
+def test_full_extract_entities_are_staged_per_delivery() -> None:
+    """A full extract (registry extract="full") is a whole snapshot per file: its checked model
+    must pass full_extract=true, else every re-delivered row would be quarantined as DUPLICATE_KEY."""
+    for entity in ENTITIES:
+        sql = (DBT_PROJECT_DIR / "models" / "staging" / entity.source / f"stg_{entity.table}_checked.sql").read_text()
+        assert ("full_extract=true" in sql) == (entity.extract == "full"), entity.table
