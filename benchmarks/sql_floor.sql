@@ -4,7 +4,7 @@
 -- same threads as dbt (2). DuckDB-only syntax is allowed here: this is a yardstick, not a model.
 --
 -- Covers (same rules as dbt/macros/staging/stage_entity.sql and the marts):
---   staging of the 11 entities that feed the facts (billing transactions and holdings, branch
+--   staging of the 12 entities that feed the facts (billing transactions and holdings, branch
 --   visits and teller transactions, web sessions and orders, mobile events, call-centre calls,
 --   email events, service cases, credit limit changes, collections events): trim, '' -> NULL,
 --   typed values (timestamps in the entity's formats, decimals, whole numbers, booleans, codes
