@@ -76,6 +76,25 @@ def test_failing_suite_reports_observed_values(tmp_path):
     assert "expect_column_values_to_be_unique" in result.metadata["failed_expectations"].value
 
 
+@pytest.mark.parametrize("large_set", [False, True], ids=["value_set_in_gx", "membership_in_duckdb"])
+def test_reference_check_same_outcome_for_small_and_large_sets(tmp_path, monkeypatch, large_set):
+    """A large reference set is checked by membership computed in DuckDB: same verdicts, same orphans named."""
+    from dagster_project.quality import gx_runner
+
+    monkeypatch.setattr(gx_runner, "LARGE_REFERENCE_SET", 1 if large_set else 5_000)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _people(con, ["a", "z", "y", None], ["active", "closed", "active", "active"])  # two orphans, one NULL
+    outcome = run_suite(con, parse_suite(GOOD_SUITE), tmp_path / "gx_docs")
+    failed = {(f["expectation"], f["column"]): f for f in outcome.failed}
+    in_set = failed[("expect_column_values_to_be_in_set", "id")]
+    assert in_set["observed"]["unexpected_count"] == 2  # the NULL is not counted, as GX ignores NULLs
+    assert sorted(in_set["observed"]["partial_unexpected_list"]) == ["y", "z"]
+    assert in_set["severity"] == "critical" and outcome.critical_failed
+    _people(con, ["a", "b", None], ["active", "closed", "active"])
+    outcome = run_suite(con, parse_suite(GOOD_SUITE), tmp_path / "gx_docs")
+    assert [f for f in outcome.failed if f["expectation"] == "expect_column_values_to_be_in_set"] == []
+
+
 def test_warning_only_failure_is_warn(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     _people(con, ["a"], ["gone"])
