@@ -73,12 +73,22 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.samples: list[tuple[float, int]] = []
+        self.loads: list[tuple[float, float]] = []
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
             self.samples.append((time.time(), _tree_rss(self.pid)))
+            try:
+                self.loads.append((time.time(), float(Path("/proc/loadavg").read_text().split()[0])))
+            except (OSError, ValueError):
+                pass
             self._halt.wait(self.interval)
+
+    def mean_load(self, start: float, end: float) -> float | None:
+        """The machine's mean 1-minute load average while a stage ran (other work on the cores shows here)."""
+        inside = [load for t, load in self.loads if start <= t <= end]
+        return round(statistics.mean(inside), 2) if inside else None
 
     def stop(self) -> None:
         self._halt.set()
@@ -107,6 +117,7 @@ def run_child(args: list[str], env: dict, events: Path, log: Path) -> tuple[list
         r["peak_rss_gib"] = round(sampler.peak(r["start"], r["end"]) / 1024**3, 2)
         r["rss_at_start_gib"] = round(sampler.peak(r["start"] - 0.5, r["start"] + 0.5) / 1024**3, 2)
         r["rows_per_second"] = round(r["rows"] / r["seconds"]) if r.get("seconds") else None
+        r["mean_load_avg"] = sampler.mean_load(r["start"], r["end"])
     if code != 0:
         raise SystemExit(f"{' '.join(args[:1])} failed (exit {code}); see {log}")
     return records, sampler, wall
@@ -224,10 +235,12 @@ def render_markdown(result: dict) -> str:
              f"Machine: {m['nproc']} x {m['cpu_model']}, {m['memory_gib']} GiB, Python {m['python']}. "
              f"Commit {result['commit']}. World: seed {result['seed']}, {result['start']}..{result['end']}; "
              f"last business day {result['held_back']['date']} ({result['held_back']['files']} files) held back for the new-day run.",
-             "", "| stage | wall | peak RSS (tree) | rows | rows/s | rows are | of which checks |", "|---|---:|---:|---:|---:|---|---:|"]
+             "", "Load avg = the machine's mean 1-minute load average during the stage (2 cores: above 2, other work "
+             "competed for the CPU and the stage's time is inflated).",
+             "", "| stage | wall | peak RSS (tree) | rows | rows/s | rows are | of which checks | load avg |", "|---|---:|---:|---:|---:|---|---:|---:|"]
     for s in result["stages"]:
         lines.append(f"| {s['stage']} | {s['seconds']:.1f} s | {s['peak_rss_gib']:.2f} GiB | {s['rows']:,} | "
-                     f"{(s['rows_per_second'] or 0):,} | {s['rows_what']} | {s['check_seconds']:.1f} s |")
+                     f"{(s['rows_per_second'] or 0):,} | {s['rows_what']} | {s['check_seconds']:.1f} s | {s.get('mean_load_avg')} |")
     fb = result["full_build"]
     lines += [f"| **full build** (ingest..publish) | **{fb['seconds']:.1f} s** | **{fb['peak_rss_gib']:.2f} GiB** | | | | {fb['check_seconds']:.1f} s |",
               "", "| measure | value |", "|---|---:|"]
@@ -243,7 +256,7 @@ def render_markdown(result: dict) -> str:
         f"| the same models the floor redoes (staging of its 12 entities, facts, holdings, dim_customer) | {t['dbt_floor_models_seconds']:.1f} s |",
         f"| like for like / floor | **{t['ratio_like_for_like']:.2f}x** |",
         f"| one new day (normal job, {nd['rows']:,} new raw rows) | {nd['seconds']:.1f} s, peak {nd['peak_rss_gib']:.2f} GiB |",
-        f"| one new day / full build | **{nd['fraction_of_full_build']:.1%}** |",
+        f"| one new day / full build | **{nd['fraction_of_full_build']:.1%}** (mean load avg {nd.get('mean_load_avg')}) |",
         f"| customer_360 lookup, cold / warm (median of {sq['repeats']}) | {sq['customer_360_lookup_cold_ms']:.1f} / {sq['customer_360_lookup_warm_ms']:.1f} ms |",
         f"| segment aggregate, first / warm median | {sq['segment_aggregate_first_ms']:.1f} / {sq['segment_aggregate_warm_ms']:.1f} ms |",
         "", "Slowest steps of the new-day run:", "", "| step | seconds |", "|---|---:|"]
@@ -252,9 +265,13 @@ def render_markdown(result: dict) -> str:
 
 
 def _commit() -> str:
+    """HEAD when the run started, '+dirty' when tracked files differ from it."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
     except OSError:
         return "unknown"
 
@@ -271,6 +288,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the world and warehouse afterwards")
     args = ap.parse_args()
 
+    commit = _commit()
     out = (args.out or Path("/tmp/crm_cif_bench") / str(args.people)).resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -319,7 +337,7 @@ def main() -> None:
     result = {
         "benchmark": "pipeline", "people": args.people, "seed": args.seed, "start": args.start, "end": args.end,
         "date": today, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": _commit(), "machine": machine(), "out": str(out),
+        "commit": commit, "machine": machine(), "out": str(out),
         "held_back": {"date": last_day, "files": held_files},
         "stages": [*gen, *build],
         "full_build": {"seconds": round(full_seconds, 2), "process_wall_seconds": round(build_wall, 2),
