@@ -69,10 +69,13 @@ def _step_times(instance, run_id: str) -> dict:
 def _dbt_timings(op_names: list[str]) -> dict:
     """Per dbt step: seconds by node type (model, test, seed) and the slowest models, from run_results.json."""
     from dagster_project.dbt_assets import dbt_project
+    from dagster_project.settings import DBT_PROJECT_DIR
 
+    target = Path(dbt_project.target_path)
+    target = target if target.is_absolute() else DBT_PROJECT_DIR / target  # dbt resolves it in its project dir
     out = {}
     for op in op_names:
-        path = dbt_project.target_path / "runs" / op / "run_results.json"
+        path = target / "runs" / op / "run_results.json"
         if not path.exists():
             continue
         results = json.loads(path.read_text())["results"]
