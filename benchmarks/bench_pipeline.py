@@ -264,6 +264,33 @@ def render_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_table(results_dir: Path) -> str:
+    """One row per recorded pipeline run (every pipeline_<people>_<date>.json): the README's table."""
+    runs = []
+    for path in sorted(results_dir.glob("pipeline_*_*.json")):
+        r = json.loads(path.read_text())
+        if r.get("benchmark") == "pipeline" and "full_build" in r:
+            runs.append(r)
+    runs.sort(key=lambda r: (r["date"], r["people"]))
+    names = ["generate", *BUILD_STAGES]
+    head = ["date", "people", *names, "full build", "peak RSS", "transform / floor (like for like)",
+            "new day", "new day / full", "c360 lookup cold / warm", "segment agg.", "load avg"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in runs:
+        by = {s["stage"]: s for s in r["stages"]}
+        t, nd, sq = r["transform"], r["new_day"], r["serving"]
+        loads = [s["mean_load_avg"] for s in r["stages"] if s.get("mean_load_avg") is not None]
+        cells = [r["date"], f"{r['people']:,}", *(f"{by[n]['seconds']:.0f} s" for n in names),
+                 f"{r['full_build']['seconds']:.0f} s", f"{r['full_build']['peak_rss_gib']:.1f} GiB",
+                 f"{t['ratio_step_wall']:.1f}x ({t.get('ratio_like_for_like', 0):.1f}x)",
+                 f"{nd['seconds']:.0f} s", f"{nd['fraction_of_full_build']:.0%}",
+                 f"{sq['customer_360_lookup_cold_ms']:.0f} / {sq['customer_360_lookup_warm_ms']:.1f} ms",
+                 f"{sq['segment_aggregate_warm_ms']:.0f} ms",
+                 f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _commit() -> str:
     """HEAD when the run started, '+dirty' when tracked files differ from it."""
     try:
@@ -286,7 +313,11 @@ def main() -> None:
     ap.add_argument("--results-dir", type=Path, default=HERE / "results")
     ap.add_argument("--repeats", type=int, default=25, help="serving query repetitions (median reported)")
     ap.add_argument("--keep", action="store_true", help="keep the world and warehouse afterwards")
+    ap.add_argument("--table", action="store_true", help="print the table of every recorded run and exit")
     args = ap.parse_args()
+    if args.table:
+        print(summary_table(args.results_dir), end="")
+        return
 
     commit = _commit()
     out = (args.out or Path("/tmp/crm_cif_bench") / str(args.people)).resolve()
