@@ -23,6 +23,7 @@ _contexts: dict[Path, Any] = {}
 # million-element value_set costs minutes per suite (profiled: 23 s for 10,000 party ids on 0.4 M rows).
 LARGE_REFERENCE_SET = 5_000
 IN_REFERENCE = "__in__"  # derived column name: <column>__in__<parameter>
+MAX_ROWS = 2_000_000  # rows of one batch GX reads at most (see _batch_filter)
 
 
 @dataclass
@@ -31,6 +32,8 @@ class SuiteOutcome:
     failed: list[dict[str, Any]] = field(default_factory=list)  # type, column, severity, observed
     docs_page: Path | None = None
     missing_table: bool = False
+    rows_in_batch: int | None = None  # rows of the suite's batch (table, or newest raw load)
+    rows_validated: int | None = None  # rows GX read: fewer when the batch was over MAX_ROWS
 
     @property
     def success(self) -> bool:
@@ -118,15 +121,39 @@ def _with_membership_checks(suite: dict[str, Any], references: dict[int, tuple[s
     return {**suite, "expectations": expectations}
 
 
+def _batch_filter(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile) -> tuple[str, str, int, int]:
+    """(where clause, sample clause, rows in the batch, rows GX reads) for the suite's batch.
+
+    A batch over MAX_ROWS rows is cut, so GX (pandas, row by row) stays minutes below the build at a
+    million people: a raw batch (the first load holds every file) keeps its newest files up to the
+    cap, whole files so that (_source_file, _row_number) uniqueness is still checked per file; a
+    mart keeps a fixed reservoir sample. dbt's contract, unique and not_null tests cover whole marts,
+    and a suite comparing an exact row count is never cut.
+    """
+    table = suite_file.table
+    where = ""
+    if suite_file.batch == "latest_batch":
+        where = f" where _batch_id = (select max_by(_batch_id, _loaded_at) from {table})"
+    rows = con.execute(f"select count(*) from {table}{where}").fetchall()[0][0]
+    exact_count = any(e["type"] == "expect_table_row_count_to_equal" for e in suite_file.suite["expectations"])
+    if rows <= MAX_ROWS or exact_count:
+        return where, "", rows, rows
+    if suite_file.batch == "latest_batch":
+        newest = (f"select _source_file from (select _source_file, count(*) as n from {table}{where} group by 1) "
+                  f"qualify sum(n) over (order by _source_file desc rows unbounded preceding) - n < {MAX_ROWS}")
+        where += f" and _source_file in ({newest})"
+        kept = con.execute(f"select count(*) from {table}{where}").fetchall()[0][0]
+        return where, "", rows, kept
+    return where, f" using sample reservoir({MAX_ROWS} rows) repeatable (42)", rows, MAX_ROWS
+
+
 def read_batch(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, present: list[str],
-               extra: list[str] | None = None) -> pd.DataFrame:
+               extra: list[str] | None = None, batch: tuple[str, str] | None = None) -> pd.DataFrame:
     """The rows and columns the suite needs, with warehouse types kept (Arrow dtypes)."""
     wanted = [c for c in _columns(suite_file.suite) if c in present] or present
     select = ", ".join([*(f'"{c}"' for c in wanted), *(extra or [])])
-    where = ""
-    if suite_file.batch == "latest_batch":
-        where = f" where _batch_id = (select max_by(_batch_id, _loaded_at) from {suite_file.table})"
-    arrow = con.sql(f"select {select} from {suite_file.table}{where}").to_arrow_table()
+    where, sample = batch if batch is not None else _batch_filter(con, suite_file)[:2]
+    arrow = con.sql(f"select {select} from {suite_file.table}{where}{sample}").to_arrow_table()
     return arrow.to_pandas(types_mapper=pd.ArrowDtype)
 
 
@@ -162,7 +189,8 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, docs_dir: P
     if not present:
         return SuiteOutcome(passed=0, missing_table=True)
     references = _reference_checks(con, suite_file)
-    frame = read_batch(con, suite_file, present, _membership_columns(suite_file, references))
+    where, sample, rows_in_batch, rows_read = _batch_filter(con, suite_file)
+    frame = read_batch(con, suite_file, present, _membership_columns(suite_file, references), (where, sample))
     big = {name for _, name in references.values()}
     parameters = _parameters(con, suite_file, skip=big)
     context = _context(docs_dir)
@@ -188,7 +216,7 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, docs_dir: P
         name=name, validation_definitions=[validation],
         actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])]))
     result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters)
-    outcome = SuiteOutcome(passed=0)
+    outcome = SuiteOutcome(passed=0, rows_in_batch=rows_in_batch, rows_validated=rows_read)
     outside = {f"{c}{IN_REFERENCE}{n}": (c, n) for c, n in references.values()}
     for identifier, validation_result in result.run_results.items():
         for r in validation_result.results:
