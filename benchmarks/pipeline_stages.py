@@ -268,7 +268,19 @@ def cmd_floor(args: argparse.Namespace) -> None:
                         "failed_steps": []})
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the harness dies (a killed smoke test must not leave a pipeline running)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> None:
+    _die_with_parent()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate")

@@ -19,7 +19,7 @@ def test_bench_pipeline_writes_every_stage_and_ratio(tmp_path):
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_pipeline.py"), "--people", "400",
          "--out", str(tmp_path / "world"), "--results-dir", str(results), "--repeats", "3"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+        cwd=ROOT, capture_output=True, text=True, timeout=1800)
     print(run.stdout[-6000:])  # the figures, for whoever reads the CI log
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
