@@ -282,7 +282,8 @@ def summary_table(results_dir: Path) -> str:
         loads = [s["mean_load_avg"] for s in r["stages"] if s.get("mean_load_avg") is not None]
         cells = [r["date"], f"{r['people']:,}", *(f"{by[n]['seconds']:.0f} s" for n in names),
                  f"{r['full_build']['seconds']:.0f} s", f"{r['full_build']['peak_rss_gib']:.1f} GiB",
-                 f"{t['ratio_step_wall']:.1f}x ({t.get('ratio_like_for_like', 0):.1f}x)",
+                 f"{t['ratio_step_wall']:.1f}x ({t['ratio_like_for_like']:.1f}x)" if t.get("dbt_floor_models_seconds")
+                 else f"{t['ratio_step_wall']:.1f}x (n/a)",
                  f"{nd['seconds']:.0f} s", f"{nd['fraction_of_full_build']:.0%}",
                  f"{sq['customer_360_lookup_cold_ms']:.0f} / {sq['customer_360_lookup_warm_ms']:.1f} ms",
                  f"{sq['segment_aggregate_warm_ms']:.0f} ms",
