@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test dev docs app bench clean
+.PHONY: install demo test dev docs app bench bench-generate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ app: install
 	$(BIN)/streamlit run dagster_project/app/main.py --server.headless true --server.address 127.0.0.1 \
 		--server.port $${APP_PORT:-8501} --browser.gatherUsageStats false --client.toolbarMode viewer
 
+# The pipeline benchmark (benchmarks/bench_pipeline.py): stages, one new day, SQL floor, serving
+# queries; results in benchmarks/results/. `make bench-generate` times the generator alone.
 bench: install
+	$(BIN)/python benchmarks/bench_pipeline.py --people $${SCALE:-10000}
+
+bench-generate: install
 	$(BIN)/python benchmarks/bench_generate.py --people $${SCALE:-100000}
 
 clean:

@@ -76,6 +76,25 @@ def test_failing_suite_reports_observed_values(tmp_path):
     assert "expect_column_values_to_be_unique" in result.metadata["failed_expectations"].value
 
 
+@pytest.mark.parametrize("large_set", [False, True], ids=["value_set_in_gx", "membership_in_duckdb"])
+def test_reference_check_same_outcome_for_small_and_large_sets(tmp_path, monkeypatch, large_set):
+    """A large reference set is checked by membership computed in DuckDB: same verdicts, same orphans named."""
+    from dagster_project.quality import gx_runner
+
+    monkeypatch.setattr(gx_runner, "LARGE_REFERENCE_SET", 1 if large_set else 5_000)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _people(con, ["a", "z", "y", None], ["active", "closed", "active", "active"])  # two orphans, one NULL
+    outcome = run_suite(con, parse_suite(GOOD_SUITE), tmp_path / "gx_docs")
+    failed = {(f["expectation"], f["column"]): f for f in outcome.failed}
+    in_set = failed[("expect_column_values_to_be_in_set", "id")]
+    assert in_set["observed"]["unexpected_count"] == 2  # the NULL is not counted, as GX ignores NULLs
+    assert sorted(in_set["observed"]["partial_unexpected_list"]) == ["y", "z"]
+    assert in_set["severity"] == "critical" and outcome.critical_failed
+    _people(con, ["a", "b", None], ["active", "closed", "active"])
+    outcome = run_suite(con, parse_suite(GOOD_SUITE), tmp_path / "gx_docs")
+    assert [f for f in outcome.failed if f["expectation"] == "expect_column_values_to_be_in_set"] == []
+
+
 def test_warning_only_failure_is_warn(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     _people(con, ["a"], ["gone"])
@@ -171,3 +190,33 @@ def test_blocking_mart_checks_sit_before_the_serving_copies():
     assert len(blocking_marts) == 11
     for copy in (ANALYST_COPY, RESTRICTED_COPY):
         assert blocking_marts <= graph.get(copy).parent_keys
+
+
+def test_a_batch_over_the_cap_is_cut_to_whole_newest_files_or_a_sample(tmp_path, monkeypatch):
+    """GX reads at most MAX_ROWS rows of a batch: a raw load keeps whole newest files, a mart a sample."""
+    from dagster_project.quality import gx_runner
+
+    monkeypatch.setattr(gx_runner, "MAX_ROWS", 5)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema raw")
+    con.execute("create table raw.t (id varchar, _batch_id varchar, _source_file varchar, _row_number bigint, "
+                "_loaded_at timestamp)")
+    rows = [(f"{f}{r}", "b2", f"t_2026010{f}.csv", r, "2026-01-02") for f in (1, 2, 3) for r in (1, 2, 3, 4)]
+    con.executemany("insert into raw.t values (?, ?, ?, ?, ?)", [("old", "b1", "t_20251231.csv", 1, "2026-01-01"), *rows])
+    raw = parse_suite({"name": "raw.t", "expectations": [
+        _exp("expect_compound_columns_to_be_unique", column_list=["_source_file", "_row_number"]),
+        _exp("expect_column_values_to_not_be_null", column="id")],
+        "meta": {"crm_cif": {"asset_key": ["raw", "t"], "table": "raw.t", "batch": "latest_batch"}}})
+    outcome = run_suite(con, raw, tmp_path / "gx_docs")
+    # batch b2 holds 12 rows in 3 files; the newest two files (8 rows) are the first to reach 5 rows
+    assert (outcome.rows_in_batch, outcome.rows_validated, outcome.failed) == (12, 8, [])
+    con.execute("update raw.t set _row_number = 1 where _source_file = 't_20260103.csv'")  # a duplicate line number
+    assert run_suite(con, raw, tmp_path / "gx_docs").failed[0]["expectation"] == "expect_compound_columns_to_be_unique"
+
+    _people(con, [f"p{i}" for i in range(9)], ["active"] * 9)
+    mart = parse_suite(_suite(_exp("expect_column_values_to_not_be_null", column="id"),
+                              _exp("expect_column_values_to_be_in_set", column="status", value_set=["active"])))
+    outcome = run_suite(con, mart, tmp_path / "gx_docs")
+    assert (outcome.rows_in_batch, outcome.rows_validated, outcome.passed, outcome.failed) == (9, 5, 2, [])
+    exact = parse_suite(GOOD_SUITE)  # compares an exact row count: never cut
+    assert run_suite(con, exact, tmp_path / "gx_docs").rows_validated == 9

@@ -30,6 +30,9 @@ def check_result(suite_file: SuiteFile, outcome: SuiteOutcome) -> dg.AssetCheckR
         "expectations_passed": dg.MetadataValue.int(outcome.passed),
         "expectations_failed": dg.MetadataValue.int(len(outcome.failed)),
     }
+    if outcome.rows_validated is not None:
+        metadata["rows_validated"] = dg.MetadataValue.int(outcome.rows_validated)
+        metadata["rows_in_batch"] = dg.MetadataValue.int(outcome.rows_in_batch)
     if outcome.missing_table:
         metadata["missing_table"] = dg.MetadataValue.text(suite_file.table)
     if outcome.failed:

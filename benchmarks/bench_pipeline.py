@@ -1,0 +1,396 @@
+"""Benchmark the whole pipeline stage by stage, one new day, the SQL floor and the serving queries.
+
+    python benchmarks/bench_pipeline.py --people 100000 [--out DIR] [--results-dir DIR]
+
+1. generate the world into --out (default /tmp/crm_cif_bench/<people>) and hold back the files of
+   the last business day (the newest date in the file names) in <out>/held_back/;
+2. full build, stage by stage (ingest, staging, integration, marts, analytics, publish) in one
+   child process (benchmarks/pipeline_stages.py build);
+3. the floor: benchmarks/sql_floor.sql on a copy of the built warehouse;
+4. serving queries on the analyst copy (<out>/serving.duckdb), read-only;
+5. one new day: the held-back files are delivered and the normal job runs once.
+
+Per stage: wall time, peak RSS of the child's process tree while the stage ran (dbt runs as a
+grandchild; /proc sampled every 0.2 s) and rows per second. Results go to
+<results-dir>/pipeline_<people>_<date>.json and .md. Nothing here is a test: no assertions on times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from bench_generate import machine  # noqa: E402
+
+STAGE_RUNNER = HERE / "pipeline_stages.py"
+FLOOR_SQL = HERE / "sql_floor.sql"
+BUILD_STAGES = ["ingest", "staging", "integration", "marts", "analytics", "publish"]
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# --- memory: the RSS of a process tree, sampled from /proc -------------------------------------
+
+def _tree_rss(root: int) -> int:
+    """Bytes resident in ``root`` and all its descendants now."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            pid = int(entry.name)
+            children.setdefault(int(fields[1]), []).append(pid)  # fields[1] is ppid
+            rss[pid] = int(fields[21]) * PAGE  # rss in pages
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class TreeSampler(threading.Thread):
+    """Samples (time, tree RSS) of one process every ``interval`` seconds until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[float, int]] = []
+        self.loads: list[tuple[float, float]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.samples.append((time.time(), _tree_rss(self.pid)))
+            try:
+                self.loads.append((time.time(), float(Path("/proc/loadavg").read_text().split()[0])))
+            except (OSError, ValueError):
+                pass
+            self._halt.wait(self.interval)
+
+    def mean_load(self, start: float, end: float) -> float | None:
+        """The machine's mean 1-minute load average while a stage ran (other work on the cores shows here)."""
+        inside = [load for t, load in self.loads if start <= t <= end]
+        return round(statistics.mean(inside), 2) if inside else None
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+    def peak(self, start: float, end: float) -> int:
+        inside = [rss for t, rss in self.samples if start <= t <= end]
+        return max(inside, default=0)
+
+
+def run_child(args: list[str], env: dict, events: Path, log: Path) -> tuple[list[dict], TreeSampler, float]:
+    """Run the stage runner; returns its stage records (with peak RSS), the sampler and its wall time."""
+    if events.exists():
+        events.unlink()
+    started = time.time()
+    with log.open("a") as out:
+        proc = subprocess.Popen([sys.executable, str(STAGE_RUNNER), *args, "--events", str(events)],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        code = proc.wait()
+        sampler.stop()
+    wall = time.time() - started
+    records = [json.loads(line) for line in events.read_text().splitlines()] if events.exists() else []
+    for r in records:
+        r["peak_rss_gib"] = round(sampler.peak(r["start"], r["end"]) / 1024**3, 2)
+        r["rss_at_start_gib"] = round(sampler.peak(r["start"] - 0.5, r["start"] + 0.5) / 1024**3, 2)
+        r["rows_per_second"] = round(r["rows"] / r["seconds"]) if r.get("seconds") else None
+        r["mean_load_avg"] = sampler.mean_load(r["start"], r["end"])
+    if code != 0:
+        raise SystemExit(f"{' '.join(args[:1])} failed (exit {code}); see {log}")
+    return records, sampler, wall
+
+
+# --- the world: hold back the last business day ------------------------------------------------
+
+def _file_date(name: str) -> str | None:
+    for part in name.split(".")[0].split("_"):
+        if len(part) == 8 and part.isdigit():
+            return part
+    return None
+
+
+def hold_back_last_day(landing: Path, held: Path) -> tuple[str, int]:
+    """Move every landing file of the newest business date to ``held`` (same source folders)."""
+    files = [p for p in landing.glob("*/*") if p.is_file() and _file_date(p.name)]
+    last = max(_file_date(p.name) for p in files)
+    moved = 0
+    for p in files:
+        if _file_date(p.name) == last:
+            target = held / p.parent.name / p.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(p), target)
+            moved += 1
+    return last, moved
+
+
+def deliver_held_back(landing: Path, held: Path) -> int:
+    moved = 0
+    for p in sorted(held.glob("*/*")):
+        shutil.move(str(p), landing / p.parent.name / p.name)
+        moved += 1
+    return moved
+
+
+# --- serving queries ---------------------------------------------------------------------------
+
+LOOKUP_SQL = "select * from marts.customer_360 where party_id = ?"
+SEGMENT_SQL = ("select s.rfm_segment, count(*) as customers, avg(c.clv) as avg_clv, avg(c.net_clv) as avg_net_clv "
+               "from analytics.customer_segments as s left join analytics.customer_clv as c "
+               "on c.party_id = s.party_id and c.as_of_date = s.as_of_date "
+               "where s.as_of_date = (select max(as_of_date) from analytics.customer_segments) "
+               "group by s.rfm_segment order by customers desc")
+
+
+def serving_queries(serving: Path, repeats: int) -> dict:
+    """customer_360 by party id (cold: a fresh read-only connection per lookup; warm: one connection)
+    and a segment aggregate (count, average CLV by RFM segment); medians in milliseconds."""
+    import duckdb
+
+    with duckdb.connect(str(serving), read_only=True) as con:
+        ids = [r[0] for r in con.execute(
+            f"select party_id from marts.customer_360 using sample reservoir({int(repeats)} rows) repeatable (7)").fetchall()]
+    cold, warm, segment = [], [], []
+    for pid in ids:
+        t0 = time.perf_counter()
+        with duckdb.connect(str(serving), read_only=True) as con:
+            con.execute(LOOKUP_SQL, [pid]).fetchall()
+            cold.append((time.perf_counter() - t0) * 1000)
+    with duckdb.connect(str(serving), read_only=True) as con:
+        con.execute(LOOKUP_SQL, [ids[0]]).fetchall()
+        for pid in ids:
+            t0 = time.perf_counter()
+            con.execute(LOOKUP_SQL, [pid]).fetchall()
+            warm.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        con.execute(SEGMENT_SQL).fetchall()
+        segment_first = (time.perf_counter() - t0) * 1000
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            rows = con.execute(SEGMENT_SQL).fetchall()
+            segment.append((time.perf_counter() - t0) * 1000)
+    return {
+        "serving_file": str(serving), "repeats": len(ids),
+        "customer_360_lookup_cold_ms": round(statistics.median(cold), 2),
+        "customer_360_lookup_warm_ms": round(statistics.median(warm), 2),
+        "segment_aggregate_first_ms": round(segment_first, 2),
+        "segment_aggregate_warm_ms": round(statistics.median(segment), 2),
+        "segment_rows": len(rows),
+        "lookup_sql": LOOKUP_SQL, "segment_sql": SEGMENT_SQL,
+        "cold_means": "a new read-only connection per lookup (DuckDB's buffer empty; the OS page cache is not dropped)",
+    }
+
+
+# --- report ------------------------------------------------------------------------------------
+
+# The dbt models whose work benchmarks/sql_floor.sql redoes by hand (like for like).
+FLOOR_ENTITIES = ["billing__transactions", "billing__holdings", "branch__visits", "branch__teller_transactions",
+                  "web__sessions", "web__orders", "mobile__events", "callcentre__calls", "email__events",
+                  "service__cases", "credit__limit_changes", "collections__events"]
+FLOOR_MODELS = {*(f"stg_{e}_checked" for e in FLOOR_ENTITIES), *(f"stg_{e}" for e in FLOOR_ENTITIES),
+                "stg_quarantine", "int_holdings_current", "fct_interactions", "fct_transactions",
+                "fct_service_cases", "dim_customer"}
+
+
+def transform_seconds(stages: dict) -> dict:
+    """The pipeline's transform time three ways: the dbt steps' wall (models, tests, dbt start-up),
+    dbt model execution only, and the execution of only the models the floor redoes."""
+    step_wall = model_seconds = like_for_like = 0.0
+    for name in ("staging", "integration", "marts"):
+        s = stages[name]
+        step_wall += sum(v for k, v in s["steps"].items() if k in ("dbt_staging", "dbt_marts"))
+        for op in ("dbt_staging", "dbt_marts"):
+            timings = s["dbt"].get(op, {})
+            model_seconds += timings.get("seconds_by_type", {}).get("model", 0.0)
+            like_for_like += sum(v for m, v in timings.get("models", {}).items() if m in FLOOR_MODELS)
+    return {"dbt_step_wall_seconds": round(step_wall, 2), "dbt_model_seconds": round(model_seconds, 2),
+            "dbt_floor_models_seconds": round(like_for_like, 2), "floor_models": sorted(FLOOR_MODELS)}
+
+
+def render_markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [f"# Pipeline benchmark: {result['people']:,} people ({result['date']})", "",
+             f"Machine: {m['nproc']} x {m['cpu_model']}, {m['memory_gib']} GiB, Python {m['python']}. "
+             f"Commit {result['commit']}. World: seed {result['seed']}, {result['start']}..{result['end']}; "
+             f"last business day {result['held_back']['date']} ({result['held_back']['files']} files) held back for the new-day run.",
+             "", "Load avg = the machine's mean 1-minute load average during the stage (2 cores: above 2, other work "
+             "competed for the CPU and the stage's time is inflated).",
+             "", "| stage | wall | peak RSS (tree) | rows | rows/s | rows are | of which checks | load avg |", "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for s in result["stages"]:
+        lines.append(f"| {s['stage']} | {s['seconds']:.1f} s | {s['peak_rss_gib']:.2f} GiB | {s['rows']:,} | "
+                     f"{(s['rows_per_second'] or 0):,} | {s['rows_what']} | {s['check_seconds']:.1f} s | {s.get('mean_load_avg')} |")
+    fb = result["full_build"]
+    lines += [f"| **full build** (ingest..publish) | **{fb['seconds']:.1f} s** | **{fb['peak_rss_gib']:.2f} GiB** | | | | {fb['check_seconds']:.1f} s |",
+              "", "| measure | value |", "|---|---:|"]
+    t, nd, sq, fl = result["transform"], result["new_day"], result["serving"], result["floor"]
+    lines += [
+        f"| full build (sum of stages) | {fb['seconds']:.1f} s |",
+        f"| child process wall (incl. start-up, imports, row counts between stages) | {fb['process_wall_seconds']:.1f} s |",
+        f"| SQL floor (benchmarks/sql_floor.sql, {fl['statements']} statements) | {fl['seconds']:.1f} s, peak {fl['peak_rss_gib']:.2f} GiB |",
+        f"| transform = dbt_staging + dbt_marts steps (models + dbt tests + dbt start-up) | {t['dbt_step_wall_seconds']:.1f} s |",
+        f"| transform / floor | **{t['ratio_step_wall']:.2f}x** |",
+        f"| dbt model execution only (run_results), staging + marts | {t['dbt_model_seconds']:.1f} s |",
+        f"| models only / floor | {t['ratio_models']:.2f}x |",
+        f"| the same models the floor redoes (staging of its 12 entities, facts, holdings, dim_customer) | {t['dbt_floor_models_seconds']:.1f} s |",
+        f"| like for like / floor | **{t['ratio_like_for_like']:.2f}x** |",
+        f"| one new day (normal job, {nd['rows']:,} new raw rows) | {nd['seconds']:.1f} s, peak {nd['peak_rss_gib']:.2f} GiB |",
+        f"| one new day / full build | **{nd['fraction_of_full_build']:.1%}** (mean load avg {nd.get('mean_load_avg')}) |",
+        f"| customer_360 lookup, cold / warm (median of {sq['repeats']}) | {sq['customer_360_lookup_cold_ms']:.1f} / {sq['customer_360_lookup_warm_ms']:.1f} ms |",
+        f"| segment aggregate, first / warm median | {sq['segment_aggregate_first_ms']:.1f} / {sq['segment_aggregate_warm_ms']:.1f} ms |",
+        "", "Slowest steps of the new-day run:", "", "| step | seconds |", "|---|---:|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in sorted(nd["steps"].items(), key=lambda kv: -kv[1])[:12]]
+    return "\n".join(lines) + "\n"
+
+
+def summary_table(results_dir: Path) -> str:
+    """One row per recorded pipeline run (every pipeline_<people>_<date>.json): the README's table."""
+    runs = []
+    for path in sorted(results_dir.glob("pipeline_*_*.json")):
+        r = json.loads(path.read_text())
+        if r.get("benchmark") == "pipeline" and "full_build" in r:
+            runs.append(r)
+    runs.sort(key=lambda r: (r["date"], r["people"]))
+    names = ["generate", *BUILD_STAGES]
+    head = ["date", "people", *names, "full build", "peak RSS", "transform / floor (like for like)",
+            "new day", "new day / full", "c360 lookup cold / warm", "segment agg.", "load avg"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in runs:
+        by = {s["stage"]: s for s in r["stages"]}
+        t, nd, sq = r["transform"], r["new_day"], r["serving"]
+        loads = [s["mean_load_avg"] for s in r["stages"] if s.get("mean_load_avg") is not None]
+        cells = [r["date"], f"{r['people']:,}", *(f"{by[n]['seconds']:.0f} s" for n in names),
+                 f"{r['full_build']['seconds']:.0f} s", f"{r['full_build']['peak_rss_gib']:.1f} GiB",
+                 f"{t['ratio_step_wall']:.1f}x ({t['ratio_like_for_like']:.1f}x)" if t.get("dbt_floor_models_seconds")
+                 else f"{t['ratio_step_wall']:.1f}x (n/a)",
+                 f"{nd['seconds']:.0f} s", f"{nd['fraction_of_full_build']:.0%}",
+                 f"{sq['customer_360_lookup_cold_ms']:.0f} / {sq['customer_360_lookup_warm_ms']:.1f} ms",
+                 f"{sq['segment_aggregate_warm_ms']:.0f} ms",
+                 f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _commit() -> str:
+    """HEAD when the run started, '+dirty' when tracked files differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--people", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--start", default="2024-11-01")
+    ap.add_argument("--end", default="2026-10-31")
+    ap.add_argument("--out", type=Path, help="world + warehouse folder (default /tmp/crm_cif_bench/<people>)")
+    ap.add_argument("--results-dir", type=Path, default=HERE / "results")
+    ap.add_argument("--repeats", type=int, default=25, help="serving query repetitions (median reported)")
+    ap.add_argument("--keep", action="store_true", help="keep the world and warehouse afterwards")
+    ap.add_argument("--table", action="store_true", help="print the table of every recorded run and exit")
+    args = ap.parse_args()
+    if args.table:
+        print(summary_table(args.results_dir), end="")
+        return
+
+    commit = _commit()
+    out = (args.out or Path("/tmp/crm_cif_bench") / str(args.people)).resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    env = {**os.environ, "CRM_CIF_DATA_DIR": str(out), "PYTHONUNBUFFERED": "1"}
+    for var in ("CRM_CIF_WAREHOUSE", "CRM_CIF_LANDING_DIR", "CRM_CIF_SERVING", "CRM_CIF_SERVING_RESTRICTED",
+                "CRM_CIF_EXPORTS_DIR", "CRM_CIF_MATCH_DECISIONS", "DAGSTER_HOME"):
+        env.pop(var, None)
+    log = out / "bench.log"
+    events = out / "events.jsonl"
+    say = lambda m: print(f"[{datetime.now():%H:%M:%S}] {m}", flush=True)  # noqa: E731
+
+    say(f"generate {args.people:,} people into {out}")
+    gen, _, _ = run_child(["generate", "--people", str(args.people), "--seed", str(args.seed), "--start", args.start,
+                           "--end", args.end, "--out", str(out)], env, events, log)
+    last_day, held_files = hold_back_last_day(out / "landing", out / "held_back")
+    say(f"held back {held_files} files of {last_day}; full build, stage by stage")
+    build, _, build_wall = run_child(["build", "--stages", ",".join(BUILD_STAGES)], env, events, log)
+    for s in build:
+        say(f"  {s['stage']}: {s['seconds']:.1f} s, peak {s['peak_rss_gib']} GiB, {s['rows']:,} rows")
+    stages = {s["stage"]: s for s in build}
+
+    say("floor: benchmarks/sql_floor.sql on a copy of the warehouse")
+    floor_db = out / "floor_copy.duckdb"  # not floor.duckdb: the catalog would clash with schema floor
+    shutil.copyfile(out / "warehouse.duckdb", floor_db)
+    floor, _, _ = run_child(["floor", "--db", str(floor_db), "--sql", str(FLOOR_SQL)], env, events, log)
+    floor_db.unlink()
+    say(f"  floor: {floor[0]['seconds']:.1f} s")
+
+    say("serving queries on the analyst copy")
+    serving = serving_queries(out / "serving.duckdb", args.repeats)
+
+    delivered = deliver_held_back(out / "landing", out / "held_back")
+    say(f"one new day: {delivered} files delivered, normal job")
+    daily, _, daily_wall = run_child(["daily"], env, events, log)
+    day = daily[0]
+    say(f"  new day: {day['seconds']:.1f} s")
+
+    full_seconds = sum(s["seconds"] for s in build)
+    transform = transform_seconds(stages)
+    transform["floor_seconds"] = floor[0]["seconds"]
+    transform["ratio_step_wall"] = round(transform["dbt_step_wall_seconds"] / floor[0]["seconds"], 2)
+    transform["ratio_models"] = round(transform["dbt_model_seconds"] / floor[0]["seconds"], 2)
+    transform["ratio_like_for_like"] = round(transform["dbt_floor_models_seconds"] / floor[0]["seconds"], 2)
+    today = date.today().isoformat()
+    result = {
+        "benchmark": "pipeline", "people": args.people, "seed": args.seed, "start": args.start, "end": args.end,
+        "date": today, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit, "machine": machine(), "out": str(out),
+        "held_back": {"date": last_day, "files": held_files},
+        "stages": [*gen, *build],
+        "full_build": {"seconds": round(full_seconds, 2), "process_wall_seconds": round(build_wall, 2),
+                       "peak_rss_gib": max(s["peak_rss_gib"] for s in build),
+                       "check_seconds": round(sum(s["check_seconds"] for s in build), 2),
+                       "means": "sum of the six build stages (generate excluded)"},
+        "floor": {**floor[0], "statements": len(floor[0]["statements"]), "statement_seconds": floor[0]["statements"]},
+        "transform": transform,
+        "new_day": {**day, "process_wall_seconds": round(daily_wall, 2),
+                    "fraction_of_full_build": round(day["seconds"] / full_seconds, 4)},
+        "serving": serving,
+    }
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stem = args.results_dir / f"pipeline_{args.people}_{today}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    stem.with_suffix(".md").write_text(render_markdown(result))
+    print(render_markdown(result))
+    say(f"written {stem}.json and .md")
+    if not args.keep:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Smoke test of the pipeline benchmark harness on a tiny world (benchmarks are not tests: no timed assertions).
+
+It runs benchmarks/bench_pipeline.py end to end (generate, six build stages, SQL floor, serving
+queries, one new day) and checks that the JSON it writes is complete and that the SQL floor
+computed the same facts and customers as the pipeline's marts.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ["generate", "ingest", "staging", "integration", "marts", "analytics", "publish"]
+
+
+def test_bench_pipeline_writes_every_stage_and_ratio(tmp_path):
+    results = tmp_path / "results"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_pipeline.py"), "--people", "400",
+         "--out", str(tmp_path / "world"), "--results-dir", str(results), "--repeats", "3"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    print(run.stdout[-6000:])  # the figures, for whoever reads the CI log
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    (json_file,) = results.glob("pipeline_400_*.json")
+    result = json.loads(json_file.read_text())
+    assert [s["stage"] for s in result["stages"]] == STAGES
+    for stage in result["stages"]:
+        assert stage["success"] is True
+        assert stage["seconds"] > 0, stage["stage"]
+        assert stage["peak_rss_gib"] > 0, stage["stage"]
+        assert stage["rows"] > 0, stage["stage"]
+    assert result["full_build"]["seconds"] == round(sum(s["seconds"] for s in result["stages"][1:]), 2)
+    assert result["transform"]["ratio_step_wall"] > 0
+    assert result["transform"]["ratio_models"] > 0
+    assert result["transform"]["ratio_like_for_like"] > 0
+    assert 0 < result["new_day"]["fraction_of_full_build"]
+    assert result["new_day"]["rows"] > 0  # the held-back day's files were loaded
+    assert result["held_back"]["files"] > 0
+    serving = result["serving"]
+    for key in ("customer_360_lookup_cold_ms", "customer_360_lookup_warm_ms", "segment_aggregate_warm_ms"):
+        assert serving[key] > 0, key
+    assert serving["segment_rows"] > 0
+    # the floor does the same work: its facts and customers equal the marts row for row
+    assert result["floor"]["agreement_with_marts"] == {
+        name: {"only_in_mart": 0, "only_in_floor": 0}
+        for name in ("fct_interactions", "fct_transactions", "fct_service_cases", "dim_customer")}
+    assert (results / json_file.name.replace(".json", ".md")).read_text().startswith("# Pipeline benchmark: 400 people")
+    assert not (tmp_path / "world").exists()  # the world is removed unless --keep
