@@ -40,13 +40,17 @@ def stage_selections() -> dict:
         out = [k for a in assets_defs for k in a.keys if groups is None or a.group_names_by_key[k] in groups]
         return dg.AssetSelection.assets(*out)
 
+    after_identity = keys(d.dbt_mart_assets)
+    # the intermediate models and whatever of the post-identity dbt models they read (e.g. the
+    # membership groups read the scheme list's history), so the stage builds on its own
+    integration = (keys(d.dbt_mart_assets, groups={"integration"}).upstream() & after_identity)
     return {
         "ingest": dg.AssetSelection.groups("raw"),
         # seeds, staging (typed, quarantined) and the identity inputs: the dbt_staging step
         "staging": keys(d.dbt_staging_assets),
         # identity resolution and the intermediate models after it (golden record, households, ...)
-        "integration": keys(d.party_identity) | keys(d.dbt_mart_assets, groups={"integration"}),
-        "marts": keys(d.dbt_mart_assets, groups={"marts", "metrics", "history"}),
+        "integration": keys(d.party_identity) | integration,
+        "marts": after_identity - integration,
         "analytics": dg.AssetSelection.groups("analytics") | keys(d.dbt_analytics_mart_assets),
         "publish": dg.AssetSelection.groups("serving"),
     }
