@@ -109,6 +109,7 @@ def _with_row_counts(events: list[Any], context: dg.AssetExecutionContext, duckd
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource) -> Iterator[Any]:
     os.environ["CRM_CIF_WAREHOUSE"] = duckdb.database  # profiles.yml reads it: one warehouse for both
+    os.environ["CRM_CIF_DUCKDB_MEMORY_LIMIT"] = duckdb.connection_config.get("memory_limit", "")
     # A test whose parents span both dbt assets (a mart tested against a seed) runs with the
     # later asset only: "buildable" picks tests whose parents are all selected or upstream.
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")

@@ -51,7 +51,9 @@ def build_defs() -> dg.Definitions:
         jobs=[pipeline_job, ingest_job, downstream_job],
         schedules=[daily_schedule],
         sensors=[build_landing_sensor(ingest_job, default_status=dg.DefaultSensorStatus.RUNNING)],
-        resources={"duckdb": DuckDBResource(database=str(settings.warehouse_path)), "dbt": dbt_resource()},
+        resources={"duckdb": DuckDBResource(database=str(settings.warehouse_path),
+                                            connection_config={"memory_limit": settings.duckdb_memory_limit}),
+                   "dbt": dbt_resource()},
     )
 
 

@@ -14,6 +14,11 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 DEFAULT_PSEUDONYM_SALT = "crm-cif-sample-world"
 
 
+# 40% of the machine's memory: DuckDB's own default (80%) let one build reach 16 GiB of 24 at a
+# million people, while the Python side (Splink, CLV, GX) needs room beside it.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "40%"
+
+
 def _path(var: str, default: Path) -> Path:
     value = os.environ.get(var)
     return Path(value).expanduser().resolve() if value else default
@@ -35,6 +40,7 @@ class Settings:
     alert_webhook_url: str | None = None
     erasure_log_path: Path | None = None
     erasure_salt: str = DEFAULT_PSEUDONYM_SALT
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @classmethod
     def load(cls) -> "Settings":
@@ -63,6 +69,9 @@ class Settings:
             erasure_log_path=_path("CRM_CIF_ERASURE_LOG", data_dir / "privacy" / "erasure_log.csv"),
             erasure_salt=os.environ.get("CRM_CIF_ERASURE_SALT")
             or os.environ.get("CRM_CIF_PSEUDONYM_SALT", DEFAULT_PSEUDONYM_SALT),
+            # DuckDB's buffer limit for the warehouse (pipeline steps and dbt alike); it spills
+            # to disk beyond it. A DuckDB size: '8GiB', '12GB' or a share of memory, '40%'.
+            duckdb_memory_limit=os.environ.get("CRM_CIF_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT,
         )
 
 
