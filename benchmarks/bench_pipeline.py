@@ -203,6 +203,38 @@ def serving_queries(serving: Path, repeats: int) -> dict:
     }
 
 
+# --- the profile of the build's slowest model ---------------------------------------------------
+
+def slowest_model(build: list[dict]) -> tuple[str, float, str] | None:
+    """(model, seconds, stage) of the slowest dbt model of the full build, from run_results."""
+    found = [(m, sec, s["stage"]) for s in build for timings in s["dbt"].values()
+             for m, sec in timings.get("slowest_models", [])]
+    return max(found, key=lambda f: f[1], default=None)
+
+
+def compiled_sql(model: str) -> Path | None:
+    """The model's compiled select, as dbt wrote it under its Dagster step's target folder."""
+    from dagster_project.settings import DBT_PROJECT_DIR
+
+    hits = sorted((DBT_PROJECT_DIR / "target" / "runs").glob(f"*/compiled/**/{model}.sql"))
+    return hits[0] if hits else None
+
+
+def profile_slowest(build: list[dict], db: Path, env: dict, events: Path, log: Path, out: Path) -> dict | None:
+    """DuckDB's JSON profile of the slowest model, re-run alone on the floor copy (2 threads)."""
+    slowest = slowest_model(build)
+    sql = compiled_sql(slowest[0]) if slowest else None
+    if sql is None:
+        return None
+    records, _, _ = run_child(["profile", "--db", str(db), "--sql", str(sql), "--model", slowest[0],
+                               "--profile-json", str(out / "profile.json")], env, events, log)
+    p = records[0]
+    top = sorted(p["operators"], key=lambda o: -o["seconds"])[:10]
+    return {"model": slowest[0], "stage": slowest[2], "seconds_in_build": slowest[1], "seconds_alone": p["seconds"],
+            "cpu_seconds": p["cpu_seconds"], "peak_buffer_gib": p["peak_buffer_gib"], "spilled_gib": p["spilled_gib"],
+            "peak_rss_gib": p["peak_rss_gib"], "top_operators": top}
+
+
 # --- report ------------------------------------------------------------------------------------
 
 # The dbt models whose work benchmarks/sql_floor.sql redoes by hand (like for like).
@@ -261,6 +293,23 @@ def render_markdown(result: dict) -> str:
         f"| segment aggregate, first / warm median | {sq['segment_aggregate_first_ms']:.1f} / {sq['segment_aggregate_warm_ms']:.1f} ms |",
         "", "Slowest steps of the new-day run:", "", "| step | seconds |", "|---|---:|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in sorted(nd["steps"].items(), key=lambda kv: -kv[1])[:12]]
+    nodes = [(kind, name, sec, s["stage"]) for s in result["stages"] for t in s.get("dbt", {}).values()
+             for kind, key in (("model", "slowest_models"), ("test", "slowest_tests")) for name, sec in t.get(key, [])]
+    if nodes:
+        lines += ["", "Slowest dbt nodes of the full build (run_results execution time; two run at once):", "",
+                  "| node | kind | stage | seconds |", "|---|---|---|---:|"]
+        lines += [f"| {name} | {kind} | {stage} | {sec:.1f} |"
+                  for kind, name, sec, stage in sorted(nodes, key=lambda n: -n[2])[:15]]
+    pr = result.get("profile")
+    if pr:
+        lines += ["", f"Profile of the full build's slowest model, `{pr['model']}` ({pr['stage']} stage): "
+                  f"{pr['seconds_in_build']:.1f} s in the build (beside other dbt nodes), {pr['seconds_alone']:.1f} s "
+                  f"re-run alone on a copy (CPU {pr['cpu_seconds']:.1f} s on 2 threads, DuckDB buffer peak "
+                  f"{pr['peak_buffer_gib']:.2f} GiB, spilled {pr['spilled_gib']:.2f} GiB). Its most expensive operators "
+                  "(DuckDB JSON profile):", "", "| operator | seconds (summed over threads) | rows out | detail |",
+                  "|---|---:|---:|---|"]
+        lines += [f"| {o['operator']} | {o['seconds']:.2f} | {o['rows'] or 0:,} | {o['detail'].replace('|', '/')} |"
+                  for o in pr["top_operators"]]
     return "\n".join(lines) + "\n"
 
 
@@ -346,6 +395,9 @@ def main() -> None:
     say("floor: benchmarks/sql_floor.sql on a copy of the warehouse")
     floor_db = out / "floor_copy.duckdb"  # not floor.duckdb: the catalog would clash with schema floor
     shutil.copyfile(out / "warehouse.duckdb", floor_db)
+    profile = profile_slowest(build, floor_db, env, events, log, out)
+    if profile:
+        say(f"  profile of {profile['model']}: {profile['seconds_alone']:.1f} s alone")
     floor, _, _ = run_child(["floor", "--db", str(floor_db), "--sql", str(FLOOR_SQL)], env, events, log)
     floor_db.unlink()
     say(f"  floor: {floor[0]['seconds']:.1f} s")
@@ -381,6 +433,7 @@ def main() -> None:
         "new_day": {**day, "process_wall_seconds": round(daily_wall, 2),
                     "fraction_of_full_build": round(day["seconds"] / full_seconds, 4)},
         "serving": serving,
+        "profile": profile,
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stem = args.results_dir / f"pipeline_{args.people}_{today}"

@@ -84,14 +84,17 @@ def _dbt_timings(op_names: list[str]) -> dict:
             continue
         results = json.loads(path.read_text())["results"]
         by_type: dict[str, float] = {}
-        models = []
+        models, tests = [], []
         for r in results:
             kind = r["unique_id"].split(".")[0]
             by_type[kind] = round(by_type.get(kind, 0.0) + r["execution_time"], 2)
             if kind == "model":
                 models.append((r["unique_id"].split(".")[-1], round(r["execution_time"], 2)))
+            elif kind == "test":
+                tests.append((r["unique_id"].split(".")[2], round(r["execution_time"], 2)))
         out[op] = {"seconds_by_type": by_type, "nodes": len(results),
                    "slowest_models": sorted(models, key=lambda m: -m[1])[:8],
+                   "slowest_tests": sorted(tests, key=lambda t: -t[1])[:8],
                    "models": dict(models)}
         path.unlink()  # the next stage's subset of the same dbt op writes its own
     return out
@@ -272,6 +275,48 @@ def cmd_floor(args: argparse.Namespace) -> None:
                         "failed_steps": []})
 
 
+def _operators(node: dict, depth: int = 0) -> list[dict]:
+    """The plan's operators, depth first, with their own time and output rows."""
+    out = []
+    for child in node.get("operator") or node.get("children") or []:
+        info = child.get("extra_info") or {}
+        detail = "; ".join(f"{k}: {v}" for k, v in info.items() if k != "Estimated Cardinality")[:160]
+        out.append({"depth": depth, "operator": child.get("name"), "seconds": round(child.get("timing", 0.0), 3),
+                    "rows": child.get("intermediate_rows"), "detail": detail})
+        out.extend(_operators(child, depth + 1))
+    return out
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    """DuckDB's profiler on one compiled dbt model, rebuilt as a temp table on a copy of the warehouse:
+    the operators that take the time of the build's slowest model."""
+    import duckdb
+
+    sql = Path(args.sql).read_text()
+    out = Path(args.profile_json)
+    con = duckdb.connect()
+    con.execute(f"attach '{args.db}' as warehouse (read_only)")  # dbt compiles "warehouse"."schema"."table"
+    con.execute("use warehouse")
+    con.execute(f"set threads = {args.threads}")
+    con.execute("set enable_profiling = 'json'")
+    con.execute(f"set profiling_output = '{out}'")
+    started = time.time()
+    con.execute(f"create or replace temp table __profiled as {sql}")
+    ended = time.time()
+    con.execute("set enable_profiling = 'no_output'")
+    con.close()
+    tree = json.loads(out.read_text())
+    query = tree.get("query", {})
+    system = tree.get("system", {})
+    _emit(args.events, {"stage": "profile", "model": args.model, "start": started, "end": ended,
+                        "seconds": round(ended - started, 2), "success": True, "rows": 0, "rows_what": "",
+                        "cpu_seconds": round(query.get("cpu_time", 0.0), 2),
+                        "peak_buffer_gib": round(system.get("peak_buffer_memory", 0) / 1024**3, 2),
+                        "spilled_gib": round(system.get("total_bytes_spilled", 0) / 1024**3, 2),
+                        "operators": _operators(tree), "steps": {}, "check_seconds": 0.0, "dbt": {},
+                        "failed_steps": []})
+
+
 def _die_with_parent() -> None:
     """Linux: be killed when the harness dies (a killed smoke test must not leave a pipeline running)."""
     try:
@@ -300,10 +345,17 @@ def main() -> None:
     f.add_argument("--db", required=True)
     f.add_argument("--sql", required=True)
     f.add_argument("--threads", type=int, default=2)
-    for p in (g, b, sub.choices["daily"], f):
+    pr = sub.add_parser("profile")
+    pr.add_argument("--db", required=True)
+    pr.add_argument("--sql", required=True, help="a compiled dbt model (a select)")
+    pr.add_argument("--model", required=True)
+    pr.add_argument("--profile-json", required=True)
+    pr.add_argument("--threads", type=int, default=2)
+    for p in (g, b, sub.choices["daily"], f, pr):
         p.add_argument("--events", type=Path, required=True)
     args = ap.parse_args()
-    {"generate": cmd_generate, "build": cmd_build, "daily": cmd_daily, "floor": cmd_floor}[args.command](args)
+    {"generate": cmd_generate, "build": cmd_build, "daily": cmd_daily, "floor": cmd_floor,
+     "profile": cmd_profile}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,12 @@ def test_bench_pipeline_writes_every_stage_and_ratio(tmp_path):
     assert 0 < result["new_day"]["fraction_of_full_build"]
     assert result["new_day"]["rows"] > 0  # the held-back day's files were loaded
     assert result["held_back"]["files"] > 0
+    profile = result["profile"]  # DuckDB's profile of the build's slowest dbt model
+    slowest = max((m for s in result["stages"] for t in s["dbt"].values() for m in t["slowest_models"]),
+                  key=lambda m: m[1])
+    assert profile["model"] == slowest[0]
+    assert profile["seconds_alone"] > 0 and profile["top_operators"]
+    assert all(o["operator"] and o["seconds"] >= 0 for o in profile["top_operators"])
     serving = result["serving"]
     for key in ("customer_360_lookup_cold_ms", "customer_360_lookup_warm_ms", "segment_aggregate_warm_ms"):
         assert serving[key] > 0, key
