@@ -33,6 +33,7 @@ def check_result(suite_file: SuiteFile, outcome: SuiteOutcome) -> dg.AssetCheckR
     if outcome.rows_validated is not None:
         metadata["rows_validated"] = dg.MetadataValue.int(outcome.rows_validated)
         metadata["rows_in_batch"] = dg.MetadataValue.int(outcome.rows_in_batch)
+        metadata["validated"] = dg.MetadataValue.text(outcome.scope)
     if outcome.missing_table:
         metadata["missing_table"] = dg.MetadataValue.text(suite_file.table)
     if outcome.failed:

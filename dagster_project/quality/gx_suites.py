@@ -31,7 +31,7 @@ class SuiteFile:
     name: str
     asset_key: tuple[str, ...]
     table: str  # schema.table
-    batch: str  # all | latest_batch (raw: only the rows of the newest load)
+    batch: str  # all | latest_batch (raw: only the rows of the newest load) | new_rows (past a watermark, gx_watermark.py)
     parameters: dict[str, str]
     suite: dict[str, Any]
 

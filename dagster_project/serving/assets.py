@@ -50,7 +50,9 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         context.log.warning(f"Personal-looking columns nobody classified, left out of the {level} copy: "
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "
                             "dagster_project/serving/analytics_classification.yml.")
-    context.log.info(f"{level} copy: {len(report.tables)} tables, {report.bytes:,} bytes in {report.seconds} s")
+    context.log.info(f"{level} copy: {len(report.tables)} tables ({len(report.rewritten)} rewritten, "
+                     f"{len(report.carried_over)} unchanged and carried over), {report.bytes:,} bytes "
+                     f"in {report.seconds} s")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": dg.MetadataValue.int(sum(report.tables.values())),  # all tables together
         "path": dg.MetadataValue.path(str(report.path)),
@@ -58,6 +60,8 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         "rows": dg.MetadataValue.json(report.tables),
         "bytes": dg.MetadataValue.int(report.bytes),
         "seconds": dg.MetadataValue.float(report.seconds),
+        "rewritten": dg.MetadataValue.json(report.rewritten),
+        "carried_over": dg.MetadataValue.json(report.carried_over),
         "personal_columns": dg.MetadataValue.md(_actions_markdown(report)),
         "unclassified_dropped": dg.MetadataValue.json(report.unclassified_dropped),
     })

@@ -6,6 +6,11 @@ warehouse. Each file is written beside its target and renamed over it (a reader 
 or the new one); the manifest is written last and lists each table's rows and the file's sha256,
 so a reader can check it holds the files the manifest describes. Files a previous manifest listed
 for a table that is gone are removed after the new manifest is in place.
+
+Only changed tables are exported again: each manifest entry carries the table's fingerprint from the
+copy (``_publish.table_fingerprints``, see fingerprint.py); a table whose fingerprint equals the
+previous manifest's, and whose file is still there with the size the manifest lists, keeps its file
+and entry. A table without a fingerprint (a copy from before) is always exported.
 """
 
 import hashlib
@@ -17,6 +22,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from dagster_project.analytics.audience_export import write_atomically
+from dagster_project.serving.fingerprint import copy_fingerprints
 from dagster_project.serving.policy import quote
 from dagster_project.serving.publish import serving_tables
 
@@ -33,32 +39,43 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _previous_files(out_dir: Path) -> set[str]:
+def _previous_entries(out_dir: Path) -> dict[str, dict]:
+    """file -> entry of the previous manifest ({} when there is none or it is unreadable)."""
     manifest = out_dir / MANIFEST
     if not manifest.exists():
-        return set()
+        return {}
     try:
-        return {t["file"] for t in json.loads(manifest.read_text(encoding="utf-8"))["tables"]}
+        return {t["file"]: t for t in json.loads(manifest.read_text(encoding="utf-8"))["tables"]}
     except (ValueError, KeyError, TypeError):
-        return set()
+        return {}
+
+
+def _unchanged(entry: dict | None, fingerprint: str | None, path: Path) -> bool:
+    return (entry is not None and fingerprint is not None and entry.get("fingerprint") == fingerprint
+            and path.is_file() and path.stat().st_size == entry.get("bytes"))
 
 
 def export_parquet(serving_path: Path, out_dir: Path) -> dict:
     """Export every table of the serving copy at ``serving_path``; return the manifest written."""
     out_dir = Path(out_dir)
-    previous = _previous_files(out_dir)
+    previous = _previous_entries(out_dir)
     entries = []
     with duckdb.connect(str(serving_path), read_only=True) as con:
+        fingerprints = copy_fingerprints(con)
         for schema, table in serving_tables(con):
             relative = f"{schema}/{table}.parquet"
             path = out_dir / relative
+            fingerprint = fingerprints.get(f"{schema}.{table}")
+            if _unchanged(previous.get(relative), fingerprint, path):
+                entries.append(previous[relative])
+                continue
             write_atomically(path, lambda tmp, s=schema, t=table: _write_parquet(con, s, t, tmp))
             rows = con.execute(f"select count(*) from {quote(schema)}.{quote(table)}").fetchall()[0][0]
             written = pq.ParquetFile(path).metadata.num_rows
             if written != rows:
                 raise RuntimeError(f"{relative}: {written} rows written, {rows} in the copy")
             entries.append({"schema": schema, "table": table, "file": relative, "rows": rows,
-                            "sha256": _sha256(path), "bytes": path.stat().st_size})
+                            "sha256": _sha256(path), "bytes": path.stat().st_size, "fingerprint": fingerprint})
     manifest = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": Path(serving_path).name,
@@ -66,6 +83,6 @@ def export_parquet(serving_path: Path, out_dir: Path) -> dict:
     }
     text = json.dumps(manifest, indent=2) + "\n"
     write_atomically(out_dir / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    for stale in previous - {e["file"] for e in entries}:
+    for stale in set(previous) - {e["file"] for e in entries}:
         (out_dir / stale).unlink(missing_ok=True)
     return manifest

@@ -9,6 +9,14 @@ one, and nobody can open a half-written copy, because it only gets the target's 
 
 Views (metric views) are copied as tables: a view's SQL names the warehouse's catalog, which does
 not exist in the copy, and a snapshot answers the same numbers without the warehouse.
+
+A daily publish costs what changed: each table's fingerprint (fingerprint.py: the policy's select
+list, the columns and types, the row count and a sum of row hashes of the warehouse table) is stored
+in the copy itself (``_publish.table_fingerprints``, outside the served schemas), so it is swapped
+in with the tables it describes. A table whose fingerprint equals the previous copy's is carried
+over from that copy (no warehouse read, no masking); the others are rewritten. The new file is
+still written whole and swapped in, so readers, crashes and re-runs see what a full publish gives,
+and no dropped row lingers in free blocks (erasure relies on that).
 """
 
 import os
@@ -21,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
+from dagster_project.serving.fingerprint import FINGERPRINTS, METADATA_SCHEMA, previous_fingerprints, table_fingerprint
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, quote
 from dagster_project.warehouse import STORAGE_VERSION
 
@@ -48,6 +57,8 @@ class PublishReport:
     unclassified_dropped: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
+    carried_over: list[str] = field(default_factory=list)  # schema.table unchanged since the previous copy
+    rewritten: list[str] = field(default_factory=list)     # schema.table read from the warehouse again
 
 
 def serving_tables(con: duckdb.DuckDBPyConnection, schemas: Iterable[str] = SERVING_SCHEMAS) -> list[tuple[str, str]]:
@@ -111,6 +122,13 @@ def copy_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, 
     return con.execute(f"select count(*) from {source}").fetchall()[0][0]
 
 
+def carry_over(con: duckdb.DuckDBPyConnection, alias: str, previous: str, plan: TablePlan) -> int:
+    """Copy one unchanged table from the previous copy as it is (already masked); returns its rows."""
+    name = f"{quote(plan.schema)}.{quote(plan.table)}"
+    con.execute(f"create table {quote(alias)}.{name} as select * from {quote(previous)}.{name}")
+    return con.execute(f"select count(*) from {quote(previous)}.{name}").fetchall()[0][0]
+
+
 def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int]) -> None:
     """Open the finished file as a reader would, and check tables, row counts and tokens."""
     with duckdb.connect(str(path), read_only=True) as copy:
@@ -132,8 +150,11 @@ def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int]) -> No
 
 
 def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPolicy, classification: Classification,
-                 salt: str, schemas: Iterable[str] = SERVING_SCHEMAS) -> PublishReport:
-    """Write the serving copy for one access level to a temporary file, check it, swap it in."""
+                 salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True) -> PublishReport:
+    """Write the serving copy for one access level to a temporary file, check it, swap it in.
+
+    With ``incremental`` (default), tables unchanged since the previous copy are carried over from it.
+    """
     started = time.monotonic()
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -141,23 +162,45 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     alias = "serving_" + uuid.uuid4().hex[:12]
     source_catalog = con.execute("select current_database()").fetchall()[0][0]
     report = PublishReport(level=policy.level, path=target)
-    attached = False
+    previous = "previous_" + uuid.uuid4().hex[:12]
+    attached, previous_attached = False, False
     try:
         tables = serving_tables(con, schemas)
         plans = [plan_table(con, schema, table, classification, policy, salt) for schema, table in tables]
+        old: dict[str, str] = {}
+        if incremental and target.exists():
+            try:
+                con.execute(f"attach {_literal_path(target)} as {quote(previous)} (read_only)")
+                previous_attached = True
+                old = previous_fingerprints(con, previous)
+            except duckdb.Error:
+                old = {}  # an unreadable previous copy: publish everything
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} "
                     f"(read_write, storage_version '{STORAGE_VERSION}')")
         attached = True
-        for schema in sorted({p.schema for p in plans}):
+        for schema in sorted({p.schema for p in plans} | {METADATA_SCHEMA}):
             con.execute(f"create schema {quote(alias)}.{quote(schema)}")
+        con.execute(f"create table {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} "
+                    "(table_schema varchar, table_name varchar, fingerprint varchar)")
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
-            report.tables[key] = copy_table(con, alias, source_catalog, plan)
+            fingerprint = table_fingerprint(con, source_catalog, plan)
+            if old.get(key) == fingerprint:
+                report.tables[key] = carry_over(con, alias, previous, plan)
+                report.carried_over.append(key)
+            else:
+                report.tables[key] = copy_table(con, alias, source_catalog, plan)
+                report.rewritten.append(key)
+            con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?)",
+                        [plan.schema, plan.table, fingerprint])
             report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
             report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
         con.execute(f"checkpoint {quote(alias)}")
         con.execute(f"detach {quote(alias)}")
         attached = False
+        if previous_attached:
+            con.execute(f"detach {quote(previous)}")
+            previous_attached = False
         sanity_check(tmp, plans, report.tables)
         _fsync(tmp)
         # a stale write-ahead log beside the target would be replayed onto the new file
@@ -165,11 +208,12 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         os.replace(tmp, target)
         _fsync(target.parent)
     finally:
-        if attached:
-            try:
-                con.execute(f"detach {quote(alias)}")
-            except duckdb.Error:
-                pass  # the original error says what went wrong; the file goes either way
+        for name, still in ((alias, attached), (previous, previous_attached)):
+            if still:
+                try:
+                    con.execute(f"detach {quote(name)}")
+                except duckdb.Error:
+                    pass  # the original error says what went wrong; the file goes either way
         _remove(tmp)
     report.bytes = target.stat().st_size
     report.seconds = round(time.monotonic() - started, 3)

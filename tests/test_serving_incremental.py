@@ -1,0 +1,127 @@
+"""A daily publish rewrites only changed tables; the copies equal a full publish, table by table."""
+
+import json
+
+import duckdb
+import pytest
+
+from dagster_project.serving import publish as publish_module
+from dagster_project.serving.classification import load_classification
+from dagster_project.serving.parquet_export import export_parquet
+from dagster_project.serving.policy import load_policy, quote
+from dagster_project.serving.publish import publish_copy, serving_tables
+from tests.test_serving_publish import WAREHOUSE_SQL, _publish
+
+
+@pytest.fixture(scope="module")
+def classification():
+    return load_classification()
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path), config={"storage_compatibility_version": "v1.4.0"}) as con:
+        con.execute(WAREHOUSE_SQL)
+    return path
+
+
+def _content(path):
+    """Every served table: its columns with types and its rows in a fixed order."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        out = {}
+        for schema, table in serving_tables(con):
+            name = f"{quote(schema)}.{quote(table)}"
+            columns = con.execute(f"describe {name}").fetchall()
+            out[f"{schema}.{table}"] = (columns, con.execute(f"select * from {name} order by all").fetchall())
+        return out
+
+
+def _change(warehouse, sql):
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(sql)
+
+
+@pytest.mark.parametrize("level", ["analyst", "restricted"])
+def test_changed_table_is_rewritten_unchanged_carried_over_and_equal_to_full(tmp_path, warehouse, classification, level):
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    first = _publish(warehouse, daily, level, classification)
+    assert first.carried_over == [] and len(first.rewritten) == 7
+    _change(warehouse, "insert into marts.fct_interactions values ('i3', 'P3', 'email', 'open')")
+    second = _publish(warehouse, daily, level, classification)
+    # the metric views read dim_customer, which did not change: they are carried over too
+    assert second.rewritten == ["marts.fct_interactions"]
+    assert sorted(second.carried_over) == sorted(set(first.rewritten) - {"marts.fct_interactions"})
+    _publish(warehouse, full, level, classification, incremental=False)
+    assert _content(daily) == _content(full)
+    assert ("i3", "P3", "email", "open") in _content(daily)["marts.fct_interactions"][1]
+
+
+def test_same_rows_in_another_order_count_as_unchanged_and_a_policy_change_republishes(tmp_path, warehouse,
+                                                                                       classification):
+    daily = tmp_path / "daily.duckdb"
+    _publish(warehouse, daily, "analyst", classification)
+    _change(warehouse, "create or replace table marts.fct_interactions as "
+                       "select * from marts.fct_interactions order by interaction_id desc")
+    assert _publish(warehouse, daily, "analyst", classification).rewritten == []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        other_salt = publish_copy(con, daily, load_policy()["analyst"], classification, "another-salt")
+    # a new salt changes the select list of exactly the tables holding tokens
+    assert other_salt.rewritten == ["analytics.audience_birthday_this_week", "marts.dim_customer",
+                                    "marts.fct_party_relationships"]
+
+
+def test_duplicate_row_changes_the_fingerprint(tmp_path, warehouse, classification):
+    daily = tmp_path / "daily.duckdb"
+    _publish(warehouse, daily, "restricted", classification)
+    _change(warehouse, "insert into marts.fct_interactions select * from marts.fct_interactions; "
+                       "delete from marts.fct_interactions where interaction_id = 'i2' and rowid > 1")
+    report = _publish(warehouse, daily, "restricted", classification)
+    assert report.rewritten == ["marts.fct_interactions"] and report.tables["marts.fct_interactions"] == 3
+
+
+def test_crash_mid_daily_publish_keeps_the_previous_copy_and_a_rerun_completes(tmp_path, warehouse, classification,
+                                                                              monkeypatch):
+    daily = tmp_path / "daily.duckdb"
+    _publish(warehouse, daily, "analyst", classification)
+    before = _content(daily)
+    _change(warehouse, "insert into marts.fct_interactions values ('i3', 'P3', 'email', 'open'); "
+                       "update marts.dim_customer set city = 'Abuja' where party_id = 'P2'")
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publish_module, "carry_over", crash)
+    with pytest.raises(OSError):
+        _publish(warehouse, daily, "analyst", classification)
+    assert _content(daily) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    monkeypatch.undo()
+    rerun = _publish(warehouse, daily, "analyst", classification)
+    assert sorted(rerun.rewritten) == ["marts.dim_customer", "marts.fct_interactions",
+                                       "metrics.customers_by_city"]
+    full = tmp_path / "full.duckdb"
+    _publish(warehouse, full, "analyst", classification, incremental=False)
+    assert _content(daily) == _content(full)
+
+
+def test_parquet_reexports_only_changed_tables_and_the_manifest_stays_right(tmp_path, warehouse, classification):
+    copy, out = tmp_path / "serving.duckdb", tmp_path / "parquet"
+    _publish(warehouse, copy, "analyst", classification)
+    export_parquet(copy, out)
+    files = {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in out.rglob("*.parquet")}
+    _change(warehouse, "insert into marts.fct_interactions values ('i3', 'P3', 'email', 'open')")
+    _publish(warehouse, copy, "analyst", classification)
+    (out / "analytics" / "customer_notes.parquet").unlink()  # e.g. deleted by an erasure: exported again
+    manifest = export_parquet(copy, out)
+    rewritten = {p for p, stamp in files.items() if not p.exists() or (p.stat().st_mtime_ns, p.stat().st_ino) != stamp}
+    assert rewritten == {out / "marts" / "fct_interactions.parquet", out / "analytics" / "customer_notes.parquet"}
+    fresh = tmp_path / "fresh"
+    full = export_parquet(copy, fresh)
+    strip = lambda m: [{k: v for k, v in t.items()} for t in m["tables"]]  # noqa: E731
+    assert strip(manifest) == strip(full)  # same rows, sha256, bytes and fingerprints as a fresh export
+    assert json.loads((out / "manifest.json").read_text())["tables"] == manifest["tables"]
+    for entry in manifest["tables"]:
+        with duckdb.connect() as con:
+            rows = con.execute(f"select count(*) from read_parquet('{out / entry['file']}')").fetchall()[0][0]
+        assert rows == entry["rows"]
