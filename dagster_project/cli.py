@@ -58,15 +58,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_pipeline(job_name: str = "crm_cif_pipeline"):
-    """Materialize every asset in-process; returns the run's outcome (quality.alerts.RunOutcome)."""
+def run_pipeline(job_name: str = "crm_cif_pipeline", full_refresh: bool = False):
+    """Materialize every asset in-process; returns the run's outcome (quality.alerts.RunOutcome).
+
+    ``full_refresh`` tags the run so the dbt assets rebuild incremental models whole; a pending
+    request (an erasure's marker, dagster_project/full_refresh.py) is honoured too and is
+    cleared once such a run succeeded.
+    """
     home = _dagster_home()
     import dagster as dg
+
+    from dagster_project.full_refresh import FULL_REFRESH_TAG, clear_full_refresh, marker_path
 
     from dagster_project.definitions import build_defs
     from dagster_project.quality.alerts import outcome_of
 
     job = build_defs().resolve_job_def(job_name)
+    warehouse = get_settings().warehouse_path
+    pending = marker_path(warehouse).exists()
     started = time.perf_counter()
     print(f"Running {job_name} (warehouse {get_settings().warehouse_path}) ...", flush=True)
     with dg.DagsterInstance.get() as instance:
@@ -75,8 +84,11 @@ def run_pipeline(job_name: str = "crm_cif_pipeline"):
         for run_id in release_dead_runs(instance):
             print(f"Run {run_id} was killed before it finished: marked failed, its warehouse slot released.", flush=True)
         result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        tags={FULL_REFRESH_TAG: "true"} if full_refresh else None,
                                         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
     outcome = outcome_of(result, job_name)
+    if pending and outcome.ok and job_name != "ingest_new_files":
+        clear_full_refresh(warehouse)
     elapsed = time.perf_counter() - started
     if outcome.ok:
         print(f"Pipeline finished in {elapsed:.0f}s.")
@@ -100,7 +112,7 @@ def _tell_people(outcome, dagster_home: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    outcome = run_pipeline(args.job)
+    outcome = run_pipeline(args.job, full_refresh=args.full_refresh)
     if outcome.ok:
         from dagster_project.summary import warehouse_summary
 
@@ -325,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="materialize every asset headless, then print a summary")
     run.add_argument("--job", default="crm_cif_pipeline", choices=["crm_cif_pipeline", "ingest_new_files", "build_warehouse"])
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild the incremental dbt models (staging) from the raw tables instead of adding "
+                          "only the new batches: after a change to a model's rules or columns")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate the default world if none is landed, run everything, summarise")

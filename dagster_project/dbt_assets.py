@@ -18,6 +18,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
+from dagster_project.full_refresh import full_refresh_requested
 from dagster_project.mart_previews import preview_markdown
 from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
@@ -116,7 +117,13 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     # One target folder per dbt asset, reused by every run: dagster-dbt's default (a new folder
     # per run) would grow by megabytes a run, forever.
     target = dbt_project.target_path / "runs" / context.op_execution_context.op.name
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False, target_path=target)
+    # Incremental models add only the new raw batches; a full refresh rebuilds them whole
+    # (erasure, changed model rules): see dagster_project/full_refresh.py for how to ask.
+    args = ["build"]
+    if full_refresh_requested(duckdb.database, context.run.tags):
+        context.log.info("dbt build --full-refresh: incremental models are rebuilt from the raw tables.")
+        args.append("--full-refresh")
+    invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
     events = list(invocation.stream())
     yield from _with_row_counts(events, context, duckdb)
     if not invocation.is_successful():

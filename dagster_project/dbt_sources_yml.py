@@ -182,7 +182,9 @@ def _entity_models(entity: Entity) -> list[dict[str, Any]]:
     return [
         {
             "name": checked_model_name(entity),
-            "config": {"materialized": "table"},
+            # Incremental by raw batch: the logic and the reasons are in macro stage_entity.
+            "config": {"materialized": "incremental", "incremental_strategy": "append",
+                       "on_schema_change": "fail"},
             "description": (
                 f"Every raw row of {entity.table}, typed and standardised, with its quarantine "
                 "reasons (NULL when accepted)."

@@ -39,6 +39,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.ingest.ledger import SUPPRESSIONS_DDL, ensure_raw_schema, quote_ident
+from dagster_project.full_refresh import clear_full_refresh, request_full_refresh
 from dagster_project.privacy import scan
 from dagster_project.privacy.erasure_log import LogEntry, append_entries, read_log, register_hashes
 from dagster_project.privacy.identifiers import identifier_hash, install_sql_macros
@@ -153,6 +154,10 @@ def erase(settings: Settings, request: ErasureRequest, rebuild: Callable[[], boo
                      request.requested_by, request.reason) for kind, value in pairs])
         register_hashes(con, {e.identifier_hash for e in read_log(settings.erasure_log_path)})
         timer.lap("log")
+        # Incremental models keep what they staged: erased raw rows vanish from them only when
+        # they are rebuilt whole. Asked before raw changes, so a crash or --no-rebuild still
+        # gets it on the next run; cleared once a rebuild succeeded.
+        request_full_refresh(settings.warehouse_path, f"erasure {erasure_id}")
         con.execute("begin transaction")
         _scrub_raw(con, report, apply=True)
         for hit in scan.find_rows(con, needles, exclude={"raw"}):
@@ -166,6 +171,8 @@ def erase(settings: Settings, request: ErasureRequest, rebuild: Callable[[], boo
     timer.lap("scrub files")
     if rebuild is not None:
         report.rebuilt = rebuild()
+        if report.rebuilt:
+            clear_full_refresh(settings.warehouse_path)
         timer.lap("rebuild")
     _after_rebuild(settings, needles, report)
     timer.lap("compact")

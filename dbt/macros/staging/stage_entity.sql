@@ -28,7 +28,25 @@
     (_batch_id, _source_file, _row_number, _loaded_at), _record_key (key columns as delivered,
     joined with '|') and _quarantine_reasons (NULL when the row is accepted).
     Duplicates are judged among rows that pass every other rule: the earliest by
-    (_loaded_at, _source_file, _row_number) is kept, later ones get DUPLICATE_KEY. -#}
+    (_loaded_at, _source_file, _row_number) is kept, later ones get DUPLICATE_KEY.
+
+    Incremental by raw batch (the _checked models are dbt incremental, strategy append, set in
+    their generated yml): raw tables are insert-only and every loaded file is one _batch_id, so
+    an incremental run stages only the raw rows whose _batch_id is not in the target yet, and
+    the result equals a full rebuild:
+      - a new row is a DUPLICATE_KEY when it is not the first of its partition (key, plus
+        _source_file for full extracts, among rows with no other reason) within the new rows,
+        or when the target already holds an accepted row of that partition; existing rows never
+        change status, because a new batch always loads after the batches already staged.
+      - a crashed run converges: each model's insert is one transaction, so a batch is either
+        wholly in the target or staged by the next run; a re-delivered file is no new batch
+        (ingest skips a file it has loaded), so nothing is staged twice.
+      - on_schema_change is "fail": a new column would be NULL in the rows already staged, so
+        dbt stops and asks for a full refresh (`crm-cif run --full-refresh`). A changed rule
+        without a new column, and the reference date of FUTURE_DATE / IMPOSSIBLE_DATE (today),
+        only apply to rows staged from then on: a full refresh re-judges every row.
+      - erased raw rows must vanish from the target too: the erasure rebuild runs with a full
+        refresh (dagster_project/full_refresh.py). -#}
 
 {% macro staging_seed_references() -%}
     {{ return({
@@ -140,8 +158,14 @@
     {%- if not loop.first %}{% do key_parts.append("'|'") %}{% endif -%}
     {%- do key_parts.append("coalesce(_txt__" ~ k ~ ", '')") -%}
 {%- endfor -%}
+{%- set partition_keys = key + (['_source_file'] if full_extract else []) -%}
+{#- A unit test has no target to read ({{ this }}): it checks the full-rebuild logic. -#}
+{%- set incremental = model.resource_type == 'model' and is_incremental() -%}
 with source as (
     select * from {{ source_relation }}
+    {%- if incremental %}
+    where _batch_id not in (select _batch_id from {{ this }} where _batch_id is not null)
+    {%- endif %}
 ),
 
 cleaned as (
@@ -189,11 +213,33 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by {{ key | join(', ') }},{{ ' _source_file,' if full_extract }} _reasons
+            partition by {{ partition_keys | join(', ') }}, _reasons
             order by _loaded_at, _source_file, _row_number, _batch_id
         ) as _key_rank
     from checked
 )
+{%- if incremental %},
+
+{#- The partitions (of rows with no other reason) the target already holds an accepted row
+    of: only those the new rows touch, so the target is probed, not re-ranked. -#}
+new_partitions as (
+    select distinct {{ partition_keys | join(', ') }}
+    from checked
+    where _reasons is null
+),
+
+accepted_before as (
+    select distinct
+        {%- for k in partition_keys %}
+        _target.{{ k }} as _before__{{ k }},
+        {%- endfor %}
+        1 as _accepted_before
+    from {{ this }} as _target
+    inner join new_partitions
+        on {% for k in partition_keys %}{{ ' and ' if not loop.first }}_target.{{ k }} = new_partitions.{{ k }}{% endfor %}
+    where _target._quarantine_reasons is null
+)
+{%- endif %}
 
 select
     {%- for c in specs %}
@@ -204,8 +250,17 @@ select
     _row_number,
     _loaded_at,
     {{ dbt.concat(key_parts) if key_parts | length > 1 else key_parts[0] }} as _record_key,
-    coalesce(_reasons, case when _key_rank > 1 then 'DUPLICATE_KEY' end) as _quarantine_reasons
+    coalesce(_reasons, case
+        when _key_rank > 1 then 'DUPLICATE_KEY'
+        {%- if incremental %}
+        when _accepted_before = 1 then 'DUPLICATE_KEY'
+        {%- endif %}
+    end) as _quarantine_reasons
 from ranked
+{%- if incremental %}
+left join accepted_before
+    on {% for k in partition_keys %}{{ ' and ' if not loop.first }}ranked.{{ k }} = accepted_before._before__{{ k }}{% endfor %}
+{%- endif %}
 {%- endmacro %}
 
 
