@@ -181,3 +181,13 @@ def test_a_model_for_another_specification_is_not_reused(tmp_path):
     model.save(tmp_path)
     assert pinned_model.load_pinned_model(tmp_path, model.spec, list(TF_COLUMNS)) is not None
     assert pinned_model.load_pinned_model(tmp_path, "another-spec", list(TF_COLUMNS)) is None
+
+
+def test_the_pinned_term_frequencies_are_findable_by_erasure_and_a_missing_one_retrains(tmp_path):
+    """The term-frequency files hold people's values in plain bytes (erasure searches files byte by byte
+    and deletes those holding a person's values); without one of them the model is not reused."""
+    model = _hand_set_model()
+    model.save(tmp_path)
+    assert b"bola@example.net" in (tmp_path / "tf_email.parquet").read_bytes()
+    (tmp_path / "tf_email.parquet").unlink()
+    assert pinned_model.load_pinned_model(tmp_path, model.spec, list(TF_COLUMNS)) is None

@@ -58,7 +58,9 @@ class PinnedModel:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         for column, table in self.term_frequencies.items():
-            pq.write_table(table, staging / f"tf_{column}.parquet")
+            # Uncompressed on purpose: the term frequencies hold names and emails, and erasure finds
+            # (and deletes) files holding a person's values by their bytes; deleting one retrains.
+            pq.write_table(table, staging / f"tf_{column}.parquet", compression="none")
         (staging / MODEL_FILE).write_text(json.dumps({"spec": self.spec, "model": self.model_json}, indent=2,
                                                      default=str))
         shutil.rmtree(folder, ignore_errors=True)
