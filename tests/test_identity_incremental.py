@@ -9,6 +9,7 @@ person, a changed record and a vanished one. The incremental run is compared, ta
 with a full re-resolution of the same inputs from the same previous state.
 """
 
+import json
 import shutil
 from datetime import datetime
 
@@ -191,3 +192,14 @@ def test_the_pinned_term_frequencies_are_findable_by_erasure_and_a_missing_one_r
     assert b"bola@example.net" in (tmp_path / "tf_email.parquet").read_bytes()
     (tmp_path / "tf_email.parquet").unlink()
     assert pinned_model.load_pinned_model(tmp_path, model.spec, list(TF_COLUMNS)) is None
+
+
+def test_the_model_id_ignores_last_bit_noise_of_training():
+    """Two trainings on the same data differ in the last bits (EM's parallel sums): same model id."""
+    model = _hand_set_model()
+    noisy = json.loads(json.dumps(model.model_json))
+    level = noisy["comparisons"][0]["comparison_levels"][1]
+    level["m_probability"] = level["m_probability"] * (1 + 1e-14)
+    assert PinnedModel(noisy, model.term_frequencies, model.spec).model_id == model.model_id
+    level["m_probability"] = 0.5
+    assert PinnedModel(noisy, model.term_frequencies, model.spec).model_id != model.model_id

@@ -42,7 +42,7 @@ class PinnedModel:
     @property
     def model_id(self) -> str:
         """Identifies the parameters and term frequencies, so scores cached with another model are not reused."""
-        digest = hashlib.sha256(json.dumps(self.model_json, sort_keys=True, default=str).encode())
+        digest = hashlib.sha256(json.dumps(_rounded(self.model_json), sort_keys=True, default=str).encode())
         digest.update(self.spec.encode())
         for column in sorted(self.term_frequencies):
             table = self.term_frequencies[column].sort_by([(column, "ascending")])
@@ -65,6 +65,18 @@ class PinnedModel:
                                                      default=str))
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
+
+
+def _rounded(value):
+    """Floats to 10 significant digits: EM on the same data differs in the last bits from run to run
+    (parallel sums), and two such trainings are the same model for the cache (scores are rounded to 6)."""
+    if isinstance(value, float):
+        return float(f"{value:.10g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def load_pinned_model(folder: Path, spec: str, tf_columns: list[str]) -> PinnedModel | None:
