@@ -42,7 +42,7 @@ class PinnedModel:
     @property
     def model_id(self) -> str:
         """Identifies the parameters and term frequencies, so scores cached with another model are not reused."""
-        digest = hashlib.sha256(json.dumps(_rounded(self.model_json), sort_keys=True, default=str).encode())
+        digest = hashlib.sha256(json.dumps(_rounded(_parameters(self.model_json)), sort_keys=True).encode())
         digest.update(self.spec.encode())
         for column in sorted(self.term_frequencies):
             table = self.term_frequencies[column].sort_by([(column, "ascending")])
@@ -65,6 +65,15 @@ class PinnedModel:
                                                      default=str))
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
+
+
+def _parameters(model: dict) -> list:
+    """What a score depends on: the prior and every level's m and u (not run-specific keys of the JSON)."""
+    return [model.get("probability_two_random_records_match")] + [
+        [c.get("output_column_name"), [[level.get("sql_condition"), level.get("m_probability"),
+                                        level.get("u_probability"), level.get("tf_adjustment_column"),
+                                        level.get("tf_adjustment_weight")] for level in c["comparison_levels"]]]
+        for c in model["comparisons"]]
 
 
 def _rounded(value):
