@@ -18,6 +18,11 @@ same rows (EXCEPT ALL both ways), after
   its smallest member), since a later cluster inherits its predecessor's id by design;
 - the per-run tables in ``PER_RUN_TABLES``, which record each run by design.
 
+Both builds score identity pairs with the same Splink model: the day-by-day build trains it on its
+first (backlog) run and pins it in ``<data_dir>/identity/model``; the one-go build is given that
+model, as a rebuild of the warehouse keeps it (it lives outside the warehouse, like people's match
+decisions; only a full refresh retrains). Later days score only the pairs of new or changed records.
+
 Each run materializes the project's warehouse assets in-process (ingest, dbt staging, identity,
 dbt marts with history, the analytics assets with the CLV fit, the analytics marts): the assets
 of `crm-cif run` without the asset checks and the serving copies (they write nothing into the
@@ -235,6 +240,7 @@ def builds(tmp_path_factory) -> Builds:
             out.deliveries.append((day, len(batch)))
             delivered = day
         _deliver([p for p in landing.rglob("*") if p.is_file()], landing, out.full / "landing")
+        shutil.copytree(out.daily / "identity" / "model", out.full / "identity" / "model")
         started = time.perf_counter()
         materialize_warehouse(out.full)
         out.seconds["one-go run"] = time.perf_counter() - started

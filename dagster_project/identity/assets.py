@@ -5,6 +5,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from dagster_project.identity.deterministic import MAX_RECORDS_PER_IDENTIFIER
+from dagster_project.identity.pinned_model import full_refresh_requested
 from dagster_project.identity.model_report import model_parameters_table, weights_markdown, write_model_parameters
 from dagster_project.identity.probabilistic import save_model, score_candidate_pairs
 from dagster_project.identity.resolve import Thresholds, resolve_parties
@@ -27,8 +28,9 @@ def _spec(name: str, description: str) -> dg.AssetSpec:
                               "(`crm-cif review`)."),
         _spec("match_decisions", "People's link / do-not-link decisions, honoured on every run."),
         _spec("party_merge_log", "Every merge and split of party ids between runs (append-only)."),
-        _spec("match_model_parameters", "The Splink model trained on this run's data: m, u and match weight "
-                                        "of every comparison level."),
+        _spec("match_model_parameters", "The Splink model this run scored with (trained on the first run "
+                                        "or a full refresh, then pinned): m, u and match weight of every "
+                                        "comparison level."),
     ],
     name="party_identity",
 )
@@ -37,7 +39,8 @@ def party_identity(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     settings = get_settings()
     thresholds = Thresholds()
     with duckdb.get_connection() as con:
-        scored = score_candidate_pairs(con)
+        scored = score_candidate_pairs(con, model_dir=settings.data_dir / "identity" / "model",
+                                       full_refresh=full_refresh_requested())
         stats = resolve_parties(con, scored_pairs=scored.pairs, decisions_path=settings.match_decisions_path,
                                 thresholds=thresholds, run_id=context.run.run_id)
         write_model_parameters(con, model_parameters_table(scored.weights))
@@ -45,7 +48,8 @@ def party_identity(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
                   for name in ("party_xref", "party_identifiers", "match_review", "match_decisions",
                                "party_merge_log", "match_model_parameters")}
     model_path = save_model(scored.model_json, settings.data_dir / "identity" / "models", context.run.run_id)
-    context.log.info(f"identity: {stats.records} records → {stats.parties} parties {stats.parties_by_type}; "
+    context.log.info(f"identity: model {scored.mode}, {scored.rescored_records} of {scored.candidates} candidate "
+                     f"records scored; {stats.records} records → {stats.parties} parties {stats.parties_by_type}; "
                      f"{stats.model_links} model links, {stats.review_queue} pairs to review, ids {stats.ids}")
 
     def rows(name: str) -> dict:
@@ -72,6 +76,8 @@ def party_identity(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     yield dg.MaterializeResult(asset_key=["integration", "match_model_parameters"], metadata={
         **rows("match_model_parameters"),
         "candidate_records": dg.MetadataValue.int(scored.candidates),
+        "model": dg.MetadataValue.text(scored.mode),
+        "rescored_records": dg.MetadataValue.int(scored.rescored_records),
         "scored_pairs": dg.MetadataValue.int(scored.pairs.num_rows),
         "match_weights": dg.MetadataValue.md(weights_markdown(scored.weights)),
         "model_file": dg.MetadataValue.path(str(model_path)),

@@ -13,6 +13,7 @@ the candidate records go in as Arrow and the scored pairs come back as Arrow.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import logging
@@ -22,9 +23,14 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+from dagster_project.identity.resolve import SCORED_PAIRS_SCHEMA
+from dagster_project.identity.pinned_model import PinnedModel, load_pinned_model
+from dagster_project.identity.scoring_cache import changed_records, write_scoring_cache
 
 # Candidate records: every registered individual record (contact points carry a single key
 # and are linked by the exact rules only).
@@ -84,6 +90,8 @@ PREDICTION_BLOCKS = [
     block_on("email_domain", "right(email_user, 6)"),
 ]
 
+TF_COLUMNS = ("first_name", "surname", "email")
+TRAINING_SPEC = {"prior_recall": 0.8, "u_max_pairs": 5e6, "em_max_pairs": 2e6}
 TRAINING_BLOCKS = [block_on("date_of_birth"), block_on("email"), block_on("phone"), block_on("first_name", "surname")]
 EXACT_RULES_FOR_PRIOR = [block_on("email"), block_on("phone")]
 
@@ -94,6 +102,8 @@ class ScoredPairs:
     candidates: int
     model_json: dict
     weights: list[dict]      # one row per comparison level: comparison, level, m, u, match_weight
+    mode: str = "trained"    # "trained" this run, or "pinned model" (reused from the last training)
+    rescored_records: int = 0  # records whose pairs were scored this run (all, or the new and changed)
 
 
 def _splink_connection(memory_limit: str | None) -> duckdb.DuckDBPyConnection:
@@ -105,15 +115,8 @@ def _splink_connection(memory_limit: str | None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def score_candidate_pairs(warehouse: duckdb.DuckDBPyConnection, schema: str = "integration", *,
-                          min_probability: float = 0.5, seed: int = 42, u_max_pairs: float = 5e6,
-                          em_max_pairs: float = 2e6, memory_limit: str | None = None) -> ScoredPairs:
-    """Train a Splink model on the party records and return the pairs scoring ≥ min_probability."""
-    records = warehouse.sql(CANDIDATES_SQL.format(schema=schema)).to_arrow_table()
-    con = _splink_connection(memory_limit)
-    logging.getLogger("splink").setLevel(logging.ERROR)
-    db_api = DuckDBAPI(con)
-    settings = SettingsCreator(
+def _settings() -> SettingsCreator:
+    return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=COMPARISONS,
@@ -121,22 +124,108 @@ def score_candidate_pairs(warehouse: duckdb.DuckDBPyConnection, schema: str = "i
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
-    linker = Linker(db_api.register(records, dataset_display_name="party_records"), settings, log_level=None)
-    linker.training.estimate_probability_two_random_records_match(EXACT_RULES_FOR_PRIOR, recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+
+
+def model_spec() -> str:
+    """Fingerprint of what the model is: a change here retrains it (the pinned one no longer applies)."""
+    settings = json.dumps(_settings().create_settings_dict(sql_dialect_str="duckdb"), sort_keys=True, default=str)
+    training = json.dumps([TRAINING_SPEC, [r.get_blocking_rule("duckdb").blocking_rule_sql for r in
+                                           TRAINING_BLOCKS + EXACT_RULES_FOR_PRIOR]])
+    return hashlib.sha256((settings + CANDIDATES_SQL + training).encode()).hexdigest()[:16]
+
+
+def train_model(records: pa.Table, *, seed: int = 42, memory_limit: str | None = None) -> PinnedModel:
+    """Train on every candidate record (u by random sampling, m by EM) and keep its term frequencies."""
+    con = _splink_connection(memory_limit)
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    db_api = DuckDBAPI(con)
+    linker = Linker(db_api.register(records, dataset_display_name="party_records"), _settings(), log_level=None)
+    linker.training.estimate_probability_two_random_records_match(EXACT_RULES_FOR_PRIOR,
+                                                                  recall=TRAINING_SPEC["prior_recall"])
+    linker.training.estimate_u_using_random_sampling(max_pairs=TRAINING_SPEC["u_max_pairs"], seed=seed)
     for rule in TRAINING_BLOCKS:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_max_pairs)
-    predictions = linker.inference.predict(threshold_match_probability=min_probability)
-    pairs = con.sql(f"""
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, max_pairs=TRAINING_SPEC["em_max_pairs"])
+    term_frequencies = {c: linker.table_management.compute_tf_table(c).as_duckdbpyrelation().to_arrow_table()
+                        for c in TF_COLUMNS}
+    model = linker.misc.save_model_to_json()
+    con.close()
+    return PinnedModel(model_json=model, term_frequencies=term_frequencies, spec=model_spec())
+
+
+def _scoring_linker(db_api: DuckDBAPI, records: pa.Table, model: PinnedModel) -> Linker:
+    """A linker over ``records`` that scores with the pinned parameters and term frequencies."""
+    linker = Linker(db_api.register(records, dataset_display_name="party_records"), model.model_json,
+                    log_level=None)
+    for column, table in model.term_frequencies.items():
+        linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
+    return linker
+
+
+def _normalised_pairs(con: duckdb.DuckDBPyConnection, predictions: list[str]) -> pa.Table:
+    union = " union all ".join(f"select unique_id_l, unique_id_r, match_weight, match_probability from {p}"
+                               for p in predictions)
+    if not predictions:
+        return SCORED_PAIRS_SCHEMA.empty_table()
+    return con.sql(f"""
         select least(unique_id_l, unique_id_r) as record_id_l, greatest(unique_id_l, unique_id_r) as record_id_r,
                round(max(match_weight), 4) as match_weight, round(max(match_probability), 6) as match_probability
-        from {predictions.physical_name}
+        from ({union})
         group by all
-    """).to_arrow_table()
-    model = linker.misc.save_model_to_json()
-    weights = weights_from_model(model)
+    """).to_arrow_table().cast(SCORED_PAIRS_SCHEMA)
+
+
+def score_pairs(records: pa.Table, model: PinnedModel, *, changed: set[str] | None = None,
+                min_probability: float = 0.5, memory_limit: str | None = None) -> pa.Table:
+    """Candidate pairs scoring >= ``min_probability``: all of them, or (``changed`` given) only those
+    with at least one record in ``changed``.
+
+    The second is the first restricted to such pairs, exactly: the same blocking rules generate the
+    pairs (new x old, and new x new) and a pair's score depends on its two records and the model only.
+    """
+    con = _splink_connection(memory_limit)
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    db_api = DuckDBAPI(con)
+    linker = _scoring_linker(db_api, records, model)
+    threshold = {"threshold_match_probability": min_probability, "warning_mode": "never"}
+    if changed is None:
+        predictions = [linker.inference.predict(**threshold).physical_name]
+    else:
+        is_changed = pc.is_in(records.column("unique_id"), pa.array(sorted(changed), pa.string()))
+        new, old = records.filter(is_changed), records.filter(pc.invert(is_changed))
+        predictions = []
+        if new.num_rows:
+            predictions.append(linker.inference.predict_within(db_api.register(new), **threshold).physical_name)
+            if old.num_rows:
+                predictions.append(linker.inference.predict_between(
+                    db_api.register(old), db_api.register(new), **threshold).physical_name)
+    pairs = _normalised_pairs(con, predictions)
     con.close()
-    return ScoredPairs(pairs=pairs, candidates=records.num_rows, model_json=model, weights=weights)
+    return pairs
+
+
+def score_candidate_pairs(warehouse: duckdb.DuckDBPyConnection, schema: str = "integration", *,
+                          model_dir: Path | None = None, full_refresh: bool = False, min_probability: float = 0.5,
+                          seed: int = 42, memory_limit: str | None = None) -> ScoredPairs:
+    """Score the party records' candidate pairs with the pinned model (trained here when there is none).
+
+    With a pinned model and the previous run's scores in the warehouse, only pairs touching a new or
+    changed record are scored (``scoring_cache``); ``full_refresh`` retrains and rescores everything.
+    """
+    records = warehouse.sql(CANDIDATES_SQL.format(schema=schema)).to_arrow_table()
+    spec = model_spec()
+    model = None if full_refresh or model_dir is None else load_pinned_model(model_dir, spec, list(TF_COLUMNS))
+    mode = "pinned model"
+    if model is None:
+        model, mode = train_model(records, seed=seed, memory_limit=memory_limit), "trained"
+        if model_dir is not None:
+            model.save(model_dir)
+    changed = None if full_refresh else changed_records(warehouse, records, model.model_id, schema)
+    pairs = score_pairs(records, model, changed=changed, min_probability=min_probability, memory_limit=memory_limit)
+    pairs = write_scoring_cache(warehouse, records, pairs, model.model_id, changed, schema)
+    return ScoredPairs(pairs=pairs, candidates=records.num_rows, model_json=model.model_json,
+                       weights=weights_from_model(model.model_json), mode=mode,
+                       rescored_records=records.num_rows if changed is None else len(changed))
 
 
 def weights_from_model(model: dict) -> list[dict]:
