@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from dagster_project.full_refresh import FULL_REFRESH_ENV, full_refresh_requested
 from dagster_project.identity import pinned_model
 from dagster_project.identity.pinned_model import PinnedModel
 from dagster_project.identity.probabilistic import TF_COLUMNS, _settings, model_spec, score_candidate_pairs
@@ -168,9 +169,9 @@ def test_full_refresh_retrains_and_rescores_everything(after_first_day, monkeypa
         return trained
 
     monkeypatch.setattr("dagster_project.identity.probabilistic.train_model", fake_train)
-    monkeypatch.setenv(pinned_model.FULL_REFRESH_ENV, "1")
+    monkeypatch.setenv(FULL_REFRESH_ENV, "1")
     with duckdb.connect(str(day1)) as con:
-        scored = _run(con, model_dir, full_refresh=pinned_model.full_refresh_requested())
+        scored = _run(con, model_dir, full_refresh=full_refresh_requested(day1, {}))
         state = con.execute("select model_id from integration.match_scoring_state").fetchall()
     assert calls == [5] and scored.mode == "trained" and scored.rescored_records == 5
     assert state == [(trained.model_id,)]

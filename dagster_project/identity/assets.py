@@ -5,7 +5,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from dagster_project.identity.deterministic import MAX_RECORDS_PER_IDENTIFIER
-from dagster_project.identity.pinned_model import full_refresh_requested
+from dagster_project.full_refresh import full_refresh_requested
 from dagster_project.identity.model_report import model_parameters_table, weights_markdown, write_model_parameters
 from dagster_project.identity.probabilistic import save_model, score_candidate_pairs
 from dagster_project.identity.resolve import Thresholds, resolve_parties
@@ -40,7 +40,7 @@ def party_identity(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     thresholds = Thresholds()
     with duckdb.get_connection() as con:
         scored = score_candidate_pairs(con, model_dir=settings.data_dir / "identity" / "model",
-                                       full_refresh=full_refresh_requested())
+                                       full_refresh=full_refresh_requested(duckdb.database, context.run.tags))
         stats = resolve_parties(con, scored_pairs=scored.pairs, decisions_path=settings.match_decisions_path,
                                 thresholds=thresholds, run_id=context.run.run_id)
         write_model_parameters(con, model_parameters_table(scored.weights))

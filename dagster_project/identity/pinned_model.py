@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +24,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 MODEL_FILE = "splink_model.json"
-FULL_REFRESH_ENV = "CRM_CIF_FULL_REFRESH"
-
-
-def full_refresh_requested() -> bool:
-    """True when the run must re-resolve from scratch (``crm-cif run --full-refresh`` sets the env var)."""
-    return os.environ.get(FULL_REFRESH_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
 @dataclass(frozen=True)
