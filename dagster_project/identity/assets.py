@@ -40,7 +40,8 @@ def party_identity(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     thresholds = Thresholds()
     with duckdb.get_connection() as con:
         scored = score_candidate_pairs(con, model_dir=settings.data_dir / "identity" / "model",
-                                       full_refresh=full_refresh_requested(duckdb.database, context.run.tags))
+                                       full_refresh=full_refresh_requested(duckdb.database, context.run.tags),
+                                       memory_limit=settings.duckdb_memory_limit)
         stats = resolve_parties(con, scored_pairs=scored.pairs, decisions_path=settings.match_decisions_path,
                                 thresholds=thresholds, run_id=context.run.run_id)
         write_model_parameters(con, model_parameters_table(scored.weights))
