@@ -85,8 +85,10 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     run_dbt(warehouse, work, "build", "--select", "staging")
     run_dbt(warehouse, work, "run", "--select", *FACTS)
     incremental = facts(warehouse)
+    executed = {f: next((work / "target" / "run").rglob(f"{f}.sql")).read_text()
+                + next((work / "target" / "compiled").rglob(f"{f}.sql")).read_text() for f in FACTS}
     run_dbt(warehouse, work, "run", "--select", *FACTS, "--full-refresh")
-    return {"first": first, "incremental": incremental, "full": facts(warehouse)}
+    return {"first": first, "incremental": incremental, "full": facts(warehouse), "executed": executed}
 
 
 def test_first_build_maps_parties_with_fallback(builds):
@@ -94,6 +96,14 @@ def test_first_build_maps_parties_with_fallback(builds):
     assert [r[0] for r in rows] == ["branch:visits:BV1", "branch:visits:BV2", "callcentre:calls:CL1", "service:cases:CS1"]
     assert party_of(rows, "callcentre:calls:CL1") == "PD"  # AC0009 unknown: the caller's phone
     assert builds["first"]["fct_service_cases"][0][1] == "PC"
+
+
+def test_second_run_is_incremental(builds):
+    """The second run replaced rows by key, from the rows loaded after the first batch (T0)."""
+    for fact in FACTS:
+        sql = builds["executed"][fact]
+        assert "delete from" in sql and "insert into" in sql, fact
+        assert f"> cast('{T0}' as timestamp)" in sql, fact
 
 
 def test_incremental_run_equals_full_refresh(builds):
