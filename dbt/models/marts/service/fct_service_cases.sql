@@ -1,9 +1,27 @@
-{#- One row per service case in its latest state, with how long it took and how it ended. -#}
+{#-
+    One row per service case in its latest state, with how long it took and how it ended.
+
+    Incremental (macros/incremental_facts.sql): a daily run re-derives only the cases with a
+    version loaded since the last run (a new current version is such a row) and those whose
+    customer reference changed party, by case_id.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='case_id',
+    on_schema_change='append_new_columns',
+    post_hook="{{ save_fact_identifiers(source('integration', 'party_identifiers')) }}",
+) }}
+{%- set watermark = fact_watermark() %}
 with
 
 versions as (
     select * from {{ latest_versions(ref('stg_service__cases'), 'case_id') }} as current_versions
-)
+){% if is_incremental() %},
+
+changed_identifiers as (
+    {{ changed_party_identifiers(source('integration', 'party_identifiers')) }}
+){% endif %}
 
 select
     c.case_id,
@@ -21,7 +39,11 @@ select
     c.satisfaction_score,
     c.status,
     c.customer_ref_type,
-    c.updated_at as last_updated_at
+    c.updated_at as last_updated_at,
+    c._loaded_at as loaded_at
 from versions as c
 left join {{ source('integration', 'party_identifiers') }} as ids
     on ids.id_type = c.customer_ref_type and ids.id_value = c.customer_ref
+{%- if is_incremental() %}
+where {{ fact_rows_to_refresh('c._loaded_at', ['c.customer_ref'], watermark) }}
+{%- endif %}

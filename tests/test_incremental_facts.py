@@ -1,0 +1,126 @@
+"""Incremental fact marts: an incremental run gives exactly the rows of a full refresh.
+
+Hand-made raw rows in a throwaway warehouse: a first batch (visits, calls with a fallback phone,
+a billing transaction, a service case) and a hand-written ``integration.party_identifiers``,
+then the facts are built. A second batch brings a new visit and a new version of the old case,
+and identity "re-runs": an account moves to another party, an account that matched no party
+now does (the call falls from its phone to the account), and an identifier disappears. After an
+incremental run every row of fct_interactions, fct_transactions and fct_service_cases must
+equal the rows of ``--full-refresh``, and the changes must be there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.test_dbt_staging import create_raw_tables, insert_raw, run_dbt
+
+FACTS = ("fct_interactions", "fct_transactions", "fct_service_cases")
+KEYS = {"fct_interactions": "interaction_id", "fct_transactions": "transaction_id", "fct_service_cases": "case_id"}
+T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 4, 6, 0)
+PHONE = "+2348031234567"
+
+
+def visit(visit_id: str, account: str, ts: str) -> dict:
+    return {"visit_id": visit_id, "account_number": account, "branch_code": "LAG01", "visit_ts": ts,
+            "purpose": "enquiry", "outcome": "served"}
+
+
+def case(status: str, updated_at: str, closed_at: str = "") -> dict:
+    return {"case_id": "CS1", "customer_ref": "AC0003", "customer_ref_type": "account_number", "channel": "branch",
+            "category": "fees", "is_complaint": "true", "priority": "low", "opened_at": "2025-01-02T09:00:00",
+            "closed_at": closed_at, "escalated": "false", "satisfaction_score": "", "status": status,
+            "updated_at": updated_at}
+
+
+def set_identifiers(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str]]) -> None:
+    con.execute("create schema if not exists integration")
+    con.execute("create or replace table integration.party_identifiers (id_type varchar, id_value varchar, party_id varchar)")
+    con.executemany("insert into integration.party_identifiers values (?, ?, ?)", rows)
+
+
+def facts(warehouse: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {f: con.execute(f"select * from marts.{f} order by {KEYS[f]}").fetchall() for f in FACTS}
+
+
+def party_of(rows: list[tuple], key: str) -> str | None:
+    return next(r[1] for r in rows if r[0] == key)
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
+    work = tmp_path_factory.mktemp("incremental_facts")
+    warehouse = work / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        create_raw_tables(con)
+        insert_raw(con, "branch", "visits", [visit("BV1", "AC0001", "02/01/2025 10:00"),
+                                             visit("BV2", "AC0002", "02/01/2025 11:00")], T0, "b1")
+        insert_raw(con, "callcentre", "calls", [{
+            "call_id": "CL1", "caller_phone": PHONE, "account_number": "AC0009", "agent_id": "AG1",
+            "started_at": "2025-01-02T12:00:00", "wait_seconds": "10", "duration_seconds": "60",
+            "reason_code": "balance", "resolution": "resolved", "first_contact_resolved": "true"}], T0, "b1")
+        insert_raw(con, "billing", "transactions", [{
+            "txn_id": "BT1", "account_number": "AC0002", "holding_id": "H1", "product_code": "CUR_STD",
+            "txn_ts": "2025-01-02T13:00:00", "amount": "-500", "currency": "NGN", "txn_type": "refund",
+            "channel": "branch"}], T0, "b1")
+        insert_raw(con, "service", "cases", [case("open", "2025-01-02T09:00:00")], T0, "b1")
+        set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PB"),
+                              ("account_number", "AC0003", "PC"), ("phone", PHONE, "PD")])
+    run_dbt(warehouse, work, "seed")
+    run_dbt(warehouse, work, "build", "--select", "staging")
+    run_dbt(warehouse, work, "run", "--select", *FACTS)
+    first = facts(warehouse)
+
+    with duckdb.connect(str(warehouse)) as con:
+        insert_raw(con, "branch", "visits", [visit("BV3", "AC0001", "03/01/2025 10:00")], T1, "b2")
+        insert_raw(con, "service", "cases", [case("closed", "2025-01-03T15:00:00", "2025-01-03T15:00:00")], T1, "b2")
+        # Identity re-ran: AC0002 moved from PB to PA (a merge), AC0009 now has a party, AC0003 is gone.
+        set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PA"),
+                              ("account_number", "AC0009", "PE"), ("phone", PHONE, "PD")])
+    run_dbt(warehouse, work, "build", "--select", "staging")
+    run_dbt(warehouse, work, "run", "--select", *FACTS)
+    incremental = facts(warehouse)
+    executed = {f: next((work / "target" / "run").rglob(f"{f}.sql")).read_text()
+                + next((work / "target" / "compiled").rglob(f"{f}.sql")).read_text() for f in FACTS}
+    run_dbt(warehouse, work, "run", "--select", *FACTS, "--full-refresh")
+    return {"first": first, "incremental": incremental, "full": facts(warehouse), "executed": executed}
+
+
+def test_first_build_maps_parties_with_fallback(builds):
+    rows = builds["first"]["fct_interactions"]
+    assert [r[0] for r in rows] == ["branch:visits:BV1", "branch:visits:BV2", "callcentre:calls:CL1", "service:cases:CS1"]
+    assert party_of(rows, "callcentre:calls:CL1") == "PD"  # AC0009 unknown: the caller's phone
+    assert builds["first"]["fct_service_cases"][0][1] == "PC"
+
+
+def test_second_run_is_incremental(builds):
+    """The second run replaced rows by key, from the rows loaded after the first batch (T0)."""
+    for fact in FACTS:
+        sql = builds["executed"][fact]
+        assert "delete from" in sql and "insert into" in sql, fact
+        assert f"> cast('{T0}' as timestamp)" in sql, fact
+
+
+def test_incremental_run_equals_full_refresh(builds):
+    for fact in FACTS:
+        assert builds["incremental"][fact] == builds["full"][fact], fact
+
+
+def test_incremental_run_applies_new_rows_versions_and_identity_changes(builds):
+    rows = builds["incremental"]["fct_interactions"]
+    assert [r[0] for r in rows] == ["branch:visits:BV1", "branch:visits:BV2", "branch:visits:BV3",
+                                    "callcentre:calls:CL1", "service:cases:CS1"]
+    assert party_of(rows, "branch:visits:BV3") == "PA"
+    assert party_of(rows, "branch:visits:BV2") == "PA"  # moved with its account
+    assert party_of(rows, "callcentre:calls:CL1") == "PE"  # the account now matches: primary wins
+    assert party_of(rows, "service:cases:CS1") is None  # its identifier is gone
+    assert party_of(builds["incremental"]["fct_transactions"], "billing:transactions:BT1") == "PA"
+    (cs1,) = builds["incremental"]["fct_service_cases"]
+    assert (cs1[0], cs1[1], cs1[12], cs1[-1]) == ("CS1", None, "closed", T1)  # the new version, loaded at T1
+    interaction_cs1 = next(r for r in rows if r[0] == "service:cases:CS1")
+    assert interaction_cs1[7] == "closed"  # outcome of the current version
