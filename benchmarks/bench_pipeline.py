@@ -303,7 +303,7 @@ def render_markdown(result: dict) -> str:
     pr = result.get("profile")
     if pr:
         lines += ["", f"Profile of the full build's slowest model, `{pr['model']}` ({pr['stage']} stage): "
-                  f"{pr['seconds_in_build']:.1f} s in the build (beside other dbt nodes), {pr['seconds_alone']:.1f} s "
+                  f"{pr['seconds_in_build']:.1f} s in the build (beside other dbt nodes), {pr['seconds_alone']:.2f} s "
                   f"re-run alone on a copy (CPU {pr['cpu_seconds']:.1f} s on 2 threads, DuckDB buffer peak "
                   f"{pr['peak_buffer_gib']:.2f} GiB, spilled {pr['spilled_gib']:.2f} GiB). Its most expensive operators "
                   "(DuckDB JSON profile):", "", "| operator | seconds (summed over threads) | rows out | detail |",

@@ -313,9 +313,10 @@ def cmd_profile(args: argparse.Namespace) -> None:
     tree = json.loads(out.read_text())
     query = tree.get("query", {})
     system = tree.get("system", {})
+    # A model on a tiny world runs in milliseconds: keep four decimals so its time is never 0.
     _emit(args.events, {"stage": "profile", "model": args.model, "start": started, "end": ended,
-                        "seconds": round(ended - started, 2), "success": True, "rows": 0, "rows_what": "",
-                        "cpu_seconds": round(query.get("cpu_time", 0.0), 2),
+                        "seconds": round(ended - started, 4), "success": True, "rows": 0, "rows_what": "",
+                        "cpu_seconds": round(query.get("cpu_time", 0.0), 4),
                         "peak_buffer_gib": round(system.get("peak_buffer_memory", 0) / 1024**3, 2),
                         "spilled_gib": round(system.get("total_bytes_spilled", 0) / 1024**3, 2),
                         "operators": _operators(tree), "steps": {}, "check_seconds": 0.0, "dbt": {},
