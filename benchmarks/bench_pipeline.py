@@ -216,7 +216,9 @@ def compiled_sql(model: str) -> Path | None:
     """The model's compiled select, as dbt wrote it under its Dagster step's target folder."""
     from dagster_project.settings import DBT_PROJECT_DIR
 
-    hits = sorted((DBT_PROJECT_DIR / "target" / "runs").glob(f"*/compiled/**/{model}.sql"))
+    # dbt also compiles each unit test's fixture under <tests>.yml/<model>.sql: not the model.
+    hits = sorted(p for p in (DBT_PROJECT_DIR / "target" / "runs").glob(f"*/compiled/**/{model}.sql")
+                  if not any(part.endswith(".yml") for part in p.parts))
     return hits[0] if hits else None
 
 

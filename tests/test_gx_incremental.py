@@ -91,3 +91,21 @@ def test_membership_is_computed_on_the_sample_only(tmp_path, monkeypatch):
     assert (rows, kept, len(frame)) == (52, 10, 10)
     assert frame["party_id__in__parties"].tolist() == [True] * 10
     assert "RESERVOIR" in str(plan).upper() or "SAMPLE" in str(plan).upper()
+
+
+def test_next_run_reads_the_suite_afresh_and_stays_incremental(tmp_path):
+    """Each Dagster run is a new process that re-reads the suite file: its watermark must still apply.
+
+    GX writes into the suite it is given (meta.great_expectations_version); when that reached the
+    suite the hash was taken from, every new process saw "suite changed" and re-validated in full.
+    """
+    con = _world(tmp_path)
+    suite = parse_suite(_suite())
+    as_read = gx_watermark.suite_hash(suite)
+    first = run_suite(con, suite, tmp_path / "docs")
+    assert first.scope == "table (full validation; watermark occurred_at reset)"
+    assert gx_watermark.suite_hash(suite) == as_read  # GX left the suite as it was read
+    con.execute("insert into marts.events values ('e3', 'p1', '2026-01-03 10:00')")
+    next_run = run_suite(con, parse_suite(_suite()), tmp_path / "docs")  # as a new process reads it
+    assert (next_run.success, next_run.rows_validated) == (True, 1)
+    assert next_run.scope == "new rows: occurred_at > cast('2026-01-02 10:00:00' as TIMESTAMP)"

@@ -7,6 +7,7 @@ a raw suite reads only the newest load batch, and a ``new_rows`` suite (the big 
 past its watermark (gx_watermark.py), so checks cost what changed, not the table's size.
 """
 
+import copy
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,8 +247,10 @@ def _validate(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, docs_dir: P
     except LookupError:
         asset = source.add_dataframe_asset(name)
     batch = asset.batch_definitions[0] if asset.batch_definitions else asset.add_batch_definition_whole_dataframe("whole")
-    spec = {k: v for k, v in _with_membership_checks(suite_file.suite, references).items()
-            if k in ("name", "expectations", "meta", "notes")}
+    # A deep copy: GX writes into what it is given (meta.great_expectations_version), and the suite
+    # as read from its file must stay as it is, or its hash (the watermark's key) moves.
+    spec = copy.deepcopy({k: v for k, v in _with_membership_checks(suite_file.suite, references).items()
+                          if k in ("name", "expectations", "meta", "notes")})
     suite = context.suites.add(gx.ExpectationSuite(**spec))
     validation = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
     checkpoint = context.checkpoints.add(gx.Checkpoint(
