@@ -20,11 +20,28 @@
     versions whose values make it up, taken where each attribute's period opened.
     Parties are today's (identity resolution): a party's history holds the versions of the
     records resolved to it now.
+
+    Incremental by party (macros/incremental_by_party.sql): a daily run recomputes only the
+    parties with a newly loaded version or a changed set of records, and replaces their rows.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='party_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_vanished_parties(source('integration', 'party_xref')) }}",
+    post_hook="{{ save_party_records(source('integration', 'party_xref')) }}",
+) }}
 {%- set attributes = crm_cif.golden_attributes() -%}
 
 with
 
+{% if is_incremental() -%}
+changed_parties as (
+    {{ changed_party_ids(ref('int_party_record_versions'), source('integration', 'party_xref'), fact_watermark()) }}
+),
+
+{% endif -%}
 versions as (
     select
         v.*,
@@ -34,7 +51,10 @@ versions as (
     from {{ ref('int_party_record_versions') }} as v
     join {{ source('integration', 'party_xref') }} as x on x.record_id = v.record_id
     -- a version replaced at the same instant by a later delivery was never valid
-    where v.valid_to is null or v.valid_to > v.valid_from
+    where (v.valid_to is null or v.valid_to > v.valid_from)
+    {%- if is_incremental() %}
+        and x.party_id in (select party_id from changed_parties)
+    {%- endif %}
 ),
 
 -- each filled value ranked once among all of its (party, attribute): the sort keys of a version

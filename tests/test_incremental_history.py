@@ -1,0 +1,104 @@
+"""Incremental golden history: a daily run recomputes only the parties that can have changed.
+
+Hand-made branch customers in a throwaway warehouse and a hand-written ``integration.party_xref``.
+Run 1 builds ``history.hist_party_golden_attributes`` for three parties. Then Ada moves (a new
+version), Bola's record is merged into Ada's party (identity re-ran: party PB is gone) and Chidi
+is untouched. Before the incremental run Chidi's row is marked by hand: the mark survives, so his
+rows were not recomputed, while every other row equals ``--full-refresh`` on the same inputs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.test_dbt_staging import branch_customer, create_raw_tables, insert_raw, run_dbt
+
+T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 4, 6, 0)
+MODEL = "hist_party_golden_attributes"
+MARK = "marked by the test"
+
+
+def set_xref(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str]]) -> None:
+    con.execute("create schema if not exists integration")
+    con.execute("create or replace table integration.party_xref "
+                "(record_id varchar, party_id varchar, party_type varchar)")
+    con.executemany("insert into integration.party_xref values (?, ?, 'individual')", rows)
+
+
+def history(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(f"select party_id, first_name, last_name, city, valid_from, valid_to "
+                           f"from history.{MODEL} order by party_id, valid_from").fetchall()
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory) -> dict:
+    work = tmp_path_factory.mktemp("incremental_history")
+    warehouse = work / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        create_raw_tables(con)
+        insert_raw(con, "branch", "customers", [
+            branch_customer("AC1"),
+            branch_customer("AC2", first_name="Bola", last_name="Ade", email="bola@example.com", city="Ibadan",
+                            phone="08031111111"),
+            branch_customer("AC3", first_name="Chidi", last_name="Eze", email="chidi@example.com", city="Enugu",
+                            phone="08032222222"),
+        ], T0, "b1")
+        set_xref(con, [("branch:customers:AC1", "PA"), ("branch:customers:AC2", "PB"),
+                       ("branch:customers:AC3", "PC")])
+    run_dbt(warehouse, work, "seed")
+    run_dbt(warehouse, work, "build", "--select", "staging")
+    run_dbt(warehouse, work, "run", "--select", "int_party_record_versions", MODEL)
+    first = history(warehouse)
+
+    with duckdb.connect(str(warehouse)) as con:
+        insert_raw(con, "branch", "customers", [branch_customer("AC1", "10/01/2025 09:00", city="Abuja")], T1, "b2")
+        set_xref(con, [("branch:customers:AC1", "PA"), ("branch:customers:AC2", "PA"),  # PB merged into PA
+                       ("branch:customers:AC3", "PC")])
+        con.execute(f"update history.{MODEL} set city = '{MARK}' where party_id = 'PC'")
+    run_dbt(warehouse, work, "build", "--select", "staging")
+    run_dbt(warehouse, work, "run", "--select", "int_party_record_versions", MODEL)
+    incremental = history(warehouse)
+    executed = (next((work / "target" / "run").rglob(f"{MODEL}.sql")).read_text()
+                + next(p for p in (work / "target" / "compiled").rglob(f"{MODEL}.sql")
+                       if not p.parent.name.endswith(".yml")).read_text())
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        mapping = con.execute(f"select record_id, party_id from integration.{MODEL}__party_records "
+                              "order by record_id").fetchall()
+    run_dbt(warehouse, work, "run", "--select", MODEL, "--full-refresh")
+    return {"first": first, "incremental": incremental, "full": history(warehouse), "executed": executed,
+            "mapping": mapping}
+
+
+def test_first_build_has_one_period_per_party(builds):
+    assert [(r[0], r[3], r[5]) for r in builds["first"]] == [("PA", "Lagos", None), ("PB", "Ibadan", None),
+                                                              ("PC", "Enugu", None)]
+
+
+def test_second_run_is_incremental_by_party(builds):
+    sql = builds["executed"]
+    assert "delete from" in sql and "insert into" in sql
+    assert f"> cast('{T0}' as timestamp)" in sql  # the watermark: versions loaded after run 1
+
+
+def test_untouched_party_is_not_recomputed(builds):
+    assert [r[3] for r in builds["incremental"] if r[0] == "PC"] == [MARK]
+
+
+def test_changed_parties_equal_a_full_refresh_and_the_merged_party_is_gone(builds):
+    changed = [r for r in builds["incremental"] if r[0] != "PC"]
+    assert changed == [r for r in builds["full"] if r[0] != "PC"]
+    assert {r[0] for r in changed} == {"PA"}
+    # Ada's move opens a period in Abuja on her new version's date (business time)
+    assert [(r[3], r[4], r[5]) for r in changed][-2:] == [
+        ("Lagos", datetime(2025, 1, 2, 10, 15), datetime(2025, 1, 10, 9, 0)),
+        ("Abuja", datetime(2025, 1, 10, 9, 0), None)]
+
+
+def test_the_mapping_used_is_kept_for_the_next_run(builds):
+    assert builds["mapping"] == [("branch:customers:AC1", "PA"), ("branch:customers:AC2", "PA"),
+                                 ("branch:customers:AC3", "PC")]
