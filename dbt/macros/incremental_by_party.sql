@@ -39,19 +39,17 @@
     select party_id from {{ xref }}
     {%- else %}
     union
-    select now_.party_id
-    from {{ xref }} as now_
-    left join {{ applied }} as before_
-        on before_.record_id = now_.record_id and before_.party_id = now_.party_id
-        and before_.party_type = now_.party_type
-    where before_.record_id is null
+    select party_id from (
+        select record_id, party_id, party_type from {{ xref }}
+        except
+        select record_id, party_id, party_type from {{ applied }}
+    ) as gained
     union
-    select before_.party_id
-    from {{ applied }} as before_
-    left join {{ xref }} as now_
-        on now_.record_id = before_.record_id and now_.party_id = before_.party_id
-        and now_.party_type = before_.party_type
-    where now_.record_id is null
+    select party_id from (
+        select record_id, party_id, party_type from {{ applied }}
+        except
+        select record_id, party_id, party_type from {{ xref }}
+    ) as lost
     {%- endif %}
 {%- endmacro %}
 
