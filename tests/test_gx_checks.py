@@ -59,6 +59,25 @@ def test_passing_suite_passes_with_docs(tmp_path):
     assert result.metadata["data_docs"].value == str(outcome.docs_page)
 
 
+def test_validated_batches_are_not_kept_in_memory(tmp_path):
+    """GX's engine caches every batch it validated; the runner empties it after each suite, or a
+    long run would hold every validated DataFrame (~7 GiB through a 1,000,000-person build)."""
+    import gc
+
+    import pandas as pd
+
+    from dagster_project.quality.gx_runner import _context
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _people(con, ["a", "b", "c"], ["active", "closed", "active"])
+    assert run_suite(con, parse_suite(GOOD_SUITE), tmp_path / "gx_docs").success
+    engine = _context(tmp_path / "gx_docs").data_sources.get("duckdb_tables").get_execution_engine()
+    assert engine.batch_manager.batch_data_cache == {} and engine.batch_manager.batch_cache == {}
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, pd.DataFrame) and "status" in o.columns
+                and list(o["id"]) == ["a", "b", "c"]]
+
+
 def test_failing_suite_reports_observed_values(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     _people(con, ["a", "a", "z", "c"], ["active", "gone", "closed", "active"])  # duplicate, orphan, bad code
