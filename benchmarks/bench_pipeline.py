@@ -322,16 +322,16 @@ def summary_table(results_dir: Path) -> str:
         r = json.loads(path.read_text())
         if r.get("benchmark") == "pipeline" and "full_build" in r:
             runs.append(r)
-    runs.sort(key=lambda r: (r["date"], r["people"]))
+    runs.sort(key=lambda r: (r["date"], r["people"], r.get("measured_at", "")))
     names = ["generate", *BUILD_STAGES]
-    head = ["date", "people", *names, "full build", "peak RSS", "transform / floor (like for like)",
+    head = ["date", "commit", "people", *names, "full build", "peak RSS", "transform / floor (like for like)",
             "new day", "new day / full", "c360 lookup cold / warm", "segment agg.", "load avg"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs:
         by = {s["stage"]: s for s in r["stages"]}
         t, nd, sq = r["transform"], r["new_day"], r["serving"]
         loads = [s["mean_load_avg"] for s in r["stages"] if s.get("mean_load_avg") is not None]
-        cells = [r["date"], f"{r['people']:,}", *(f"{by[n]['seconds']:.0f} s" for n in names),
+        cells = [r["date"], r.get("commit", "n/a"), f"{r['people']:,}", *(f"{by[n]['seconds']:.0f} s" for n in names),
                  f"{r['full_build']['seconds']:.0f} s", f"{r['full_build']['peak_rss_gib']:.1f} GiB",
                  f"{t['ratio_step_wall']:.1f}x ({t['ratio_like_for_like']:.1f}x)" if t.get("dbt_floor_models_seconds")
                  else f"{t['ratio_step_wall']:.1f}x (n/a)",
