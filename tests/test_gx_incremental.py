@@ -109,3 +109,18 @@ def test_next_run_reads_the_suite_afresh_and_stays_incremental(tmp_path):
     next_run = run_suite(con, parse_suite(_suite()), tmp_path / "docs")  # as a new process reads it
     assert (next_run.success, next_run.rows_validated) == (True, 1)
     assert next_run.scope == "new rows: occurred_at > cast('2026-01-02 10:00:00' as TIMESTAMP)"
+
+
+def test_a_late_row_is_validated_the_day_it_loads(tmp_path):
+    """The facts' watermark is their load time first: a row with an old business time loaded
+    today is past it, where an occurred_at watermark would skip it until the weekly full run."""
+    con = _world(tmp_path)
+    con.execute("alter table marts.events add column loaded_at timestamp")
+    con.execute("update marts.events set loaded_at = timestamp '2026-01-03 06:00'")
+    suite = parse_suite(_suite(watermark=("loaded_at", "_loaded_at", "occurred_at")))
+    assert run_suite(con, suite, tmp_path / "docs").success
+    con.execute("insert into marts.events values ('e0', 'p9', '2025-12-31 10:00', '2026-01-04 06:00')")  # late, bad
+    late = run_suite(con, parse_suite(_suite(watermark=("loaded_at", "_loaded_at", "occurred_at"))), tmp_path / "docs")
+    assert (late.rows_validated, late.critical_failed) == (1, True)
+    assert late.scope == "new rows: loaded_at > cast('2026-01-03 06:00:00' as TIMESTAMP)"
+    assert late.failed[0]["observed"]["partial_unexpected_list"] == ["p9"]
