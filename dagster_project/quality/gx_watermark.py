@@ -45,7 +45,6 @@ class BatchScope:
     column: str | None
     new_value: str | None
     full_validated_at: str | None
-    suite_hash: str = ""  # of the suite as read from its file, before anything ran it
 
 
 def suite_hash(suite_file: SuiteFile) -> str:
@@ -91,20 +90,19 @@ def scope(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, state_dir: Path
     quoted = f'"{column}"'
     top = con.execute(f"select cast(max({quoted}) as varchar) from {suite_file.table}").fetchall()[0][0]
     mark = load(state_dir, suite_file)
-    key = suite_hash(suite_file)
-    full_due = (mark is None or mark.suite_hash != key or mark.column != column
+    full_due = (mark is None or mark.suite_hash != suite_hash(suite_file) or mark.column != column
                 or top is None or now - datetime.fromisoformat(mark.full_validated_at) > FULL_EVERY)
     if full_due:
-        return BatchScope("", False, column, top, now.isoformat(timespec="seconds"), key)
+        return BatchScope("", False, column, top, now.isoformat(timespec="seconds"))
     if mark.value is None:
-        return BatchScope("", True, column, top, mark.full_validated_at, key)
+        return BatchScope("", True, column, top, mark.full_validated_at)
     return BatchScope(f" where {quoted} > {_literal(mark.value, types[column])}", True, column,
-                      top, mark.full_validated_at, key)
+                      top, mark.full_validated_at)
 
 
 def record(state_dir: Path, suite_file: SuiteFile, batch: BatchScope) -> None:
     """Store the watermark after a run whose critical expectations passed."""
     if batch.column is None:
         return
-    save(state_dir, suite_file, Watermark(batch.suite_hash or suite_hash(suite_file), batch.column,
-                                          batch.new_value, batch.full_validated_at))
+    save(state_dir, suite_file, Watermark(suite_hash(suite_file), batch.column, batch.new_value,
+                                          batch.full_validated_at))
