@@ -91,7 +91,7 @@ def test_crash_mid_daily_publish_keeps_the_previous_copy_and_a_rerun_completes(t
     def crash(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(publish_module, "carry_over", crash)
+    monkeypatch.setattr(publish_module, "patch_table", crash)
     with pytest.raises(OSError):
         _publish(warehouse, daily, "analyst", classification)
     assert _content(daily) == before
@@ -125,3 +125,65 @@ def test_parquet_reexports_only_changed_tables_and_the_manifest_stays_right(tmp_
         with duckdb.connect() as con:
             rows = con.execute(f"select count(*) from read_parquet('{out / entry['file']}')").fetchall()[0][0]
         assert rows == entry["rows"]
+
+
+def _big_facts(warehouse, rows=2000):
+    _change(warehouse, "insert into marts.fct_interactions select 'x' || i, 'P' || (i % 3 + 1), "
+                       f"case when i % 2 = 0 then 'web' else 'email' end, 'd' || (i % 7) from range({rows}) t(i)")
+
+
+@pytest.mark.parametrize("level", ["analyst", "restricted"])
+def test_a_few_changed_rows_are_patched_and_the_copy_equals_a_full_publish(tmp_path, warehouse, classification, level):
+    _big_facts(warehouse)
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, level, classification)
+    _change(warehouse, "update marts.fct_interactions set detail = 'changed' where interaction_id in ('x5', 'x6'); "
+                       "delete from marts.fct_interactions where interaction_id = 'x7'; "
+                       "insert into marts.fct_interactions values ('i3', 'P3', 'email', 'open'); "
+                       "insert into marts.fct_interactions select * from marts.fct_interactions where interaction_id = 'x8'; "
+                       "update marts.dim_customer set city = 'Abuja' where party_id = 'P2'")
+    report = _publish(warehouse, daily, level, classification)
+    # dim_customer has 3 rows, one changed: 2 of 3 rows differ (delete + insert) -> rewritten whole
+    assert report.patched == ["marts.fct_interactions"]
+    assert "marts.dim_customer" in report.rewritten and "marts.dim_customer" not in report.patched
+    assert report.tables["marts.fct_interactions"] == 2002 + 1 - 1 + 1
+    _publish(warehouse, full, level, classification, incremental=False)
+    assert _content(daily) == _content(full)
+
+
+def test_a_new_column_type_or_most_rows_changed_rewrite_the_table(tmp_path, warehouse, classification):
+    _big_facts(warehouse)
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "analyst", classification)
+    _change(warehouse, "alter table marts.fct_interactions add column score integer default 1")
+    first = _publish(warehouse, daily, "analyst", classification)
+    assert "marts.fct_interactions" in first.rewritten and first.patched == []
+    _change(warehouse, "update marts.fct_interactions set score = 2 where interaction_id like 'x1%' or "
+                       "interaction_id like 'x2%' or interaction_id like 'x3%' or interaction_id like 'x4%' or "
+                       "interaction_id like 'x5%' or interaction_id like 'x6%'")
+    second = _publish(warehouse, daily, "analyst", classification)
+    assert "marts.fct_interactions" in second.rewritten and second.patched == []
+    _publish(warehouse, full, "analyst", classification, incremental=False)
+    assert _content(daily) == _content(full)
+
+
+def test_a_dropped_table_goes_and_a_mostly_free_file_is_compacted(tmp_path, warehouse, classification):
+    _change(warehouse, "create table analytics.big_notes as select 'P' || i as party_id, "
+                       "md5(i::varchar) || md5((i + 1)::varchar) as note from range(200000) t(i)")
+    daily = tmp_path / "daily.duckdb"
+    _publish(warehouse, daily, "restricted", classification)
+    with_notes = daily.stat().st_size
+    _change(warehouse, "drop table analytics.big_notes")
+    report = _publish(warehouse, daily, "restricted", classification)
+    assert "analytics.big_notes" not in report.tables and report.compacted
+    assert ("analytics", "big_notes") not in set(_rows_of(daily))
+    # the notes' blocks went with the old file: the new one is a fraction of its size
+    assert daily.stat().st_size * 4 < with_notes
+    full = tmp_path / "full.duckdb"
+    _publish(warehouse, full, "restricted", classification, incremental=False)
+    assert _content(daily) == _content(full)
+
+
+def _rows_of(path):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return serving_tables(con)

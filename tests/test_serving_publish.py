@@ -313,8 +313,8 @@ def test_failure_mid_publish_keeps_the_previous_copy(tmp_path, warehouse, classi
     monkeypatch.setattr(publish_module, "copy_table", copy_then_fail)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("delete from marts.dim_customer where party_id = 'P3'")
-        with pytest.raises(RuntimeError, match="disk full"):
-            publish_copy(con, target, load_policy()["analyst"], classification, SALT)
+        with pytest.raises(RuntimeError, match="disk full"):  # a full publish: every table is copied
+            publish_copy(con, target, load_policy()["analyst"], classification, SALT, incremental=False)
         # the connection is usable afterwards: nothing stays attached
         assert [r[0] for r in con.execute("select database_name from duckdb_databases() "
                                           "where not internal").fetchall()] == ["warehouse"]

@@ -14,8 +14,9 @@ Steps (each timed in the report):
    exports and models under the data folder that hold them are deleted.
 4. **Rebuild** the derived layers from the scrubbed raw (the pipeline job), which also publishes
    new serving copies and exports.
-5. **Forget**: rows deleted in DuckDB stay in free blocks of the file, so the warehouse (and a
-   serving copy that had to be scrubbed in place) is rewritten into a fresh file (COPY FROM
+5. **Forget**: rows deleted in DuckDB stay in free blocks of the file, so the warehouse and both
+   serving copies (a daily publish patches the previous copy, so the person's rows may be there
+   even when the new copy no longer holds them) are rewritten into fresh files (COPY FROM
    DATABASE) and swapped in.
 6. **Verify**: every table of the warehouse and both serving copies, and every file under the
    data folder but the landing files, is searched for the person's values; anything left is
@@ -302,8 +303,7 @@ def _after_rebuild(settings: Settings, needles: set[str], report: ErasureReport)
             for hit in hits:
                 report.derived[f"{path.name}:{hit.name}"] = hit.rows
             scan.delete_rows(con, hits, needles)
-        if hits:
-            compact(path)
+        compact(path)  # a daily publish patches the previous copy: the person's old rows may sit in free blocks
     for path in _files_with(settings, needles):
         path.unlink()
         report.files.append(f"{path} (deleted after the rebuild)")

@@ -13,13 +13,18 @@ not exist in the copy, and a snapshot answers the same numbers without the wareh
 A daily publish costs what changed: each table's fingerprint (fingerprint.py: the policy's select
 list, the columns and types, the row count and a sum of row hashes of the warehouse table) is stored
 in the copy itself (``_publish.table_fingerprints``, outside the served schemas), so it is swapped
-in with the tables it describes. A table whose fingerprint equals the previous copy's is carried
-over from that copy (no warehouse read, no masking); the others are rewritten. The new file is
-still written whole and swapped in, so readers, crashes and re-runs see what a full publish gives,
-and no dropped row lingers in free blocks (erasure relies on that).
+in with the tables it describes. The temporary file starts as a byte copy of the previous copy; a
+table whose fingerprint is unchanged is left as it is, a changed one is patched row by row
+(patch.py: only rows that differ are deleted and inserted, the result checked against the
+warehouse) or, when its shape changed or most of its rows did, rewritten whole. Readers, crashes
+and re-runs still see only whole copies (the swap is unchanged). Deleted rows and dropped tables
+leave free space in the file: when over half its blocks are free the file is rewritten into a fresh
+one (COPY FROM DATABASE), and an erasure always rewrites both copies (privacy/erasure.py), so an
+erased person's rows do not survive in free blocks. ``incremental=False`` writes a fresh file.
 """
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterable
@@ -29,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
+from dagster_project.serving.patch import patch_table
 from dagster_project.serving.fingerprint import FINGERPRINTS, METADATA_SCHEMA, previous_fingerprints, table_fingerprint
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, quote
 from dagster_project.warehouse import STORAGE_VERSION
@@ -59,15 +65,18 @@ class PublishReport:
     seconds: float = 0.0
     carried_over: list[str] = field(default_factory=list)  # schema.table unchanged since the previous copy
     rewritten: list[str] = field(default_factory=list)     # schema.table read from the warehouse again
+    patched: list[str] = field(default_factory=list)       # of those, brought up to date row by row
+    compacted: bool = False                                # the patched file was rewritten to drop free blocks
 
 
-def serving_tables(con: duckdb.DuckDBPyConnection, schemas: Iterable[str] = SERVING_SCHEMAS) -> list[tuple[str, str]]:
-    """(schema, table) of every table and view in the serving schemas of the connection's database."""
+def serving_tables(con: duckdb.DuckDBPyConnection, schemas: Iterable[str] = SERVING_SCHEMAS,
+                   catalog: str | None = None) -> list[tuple[str, str]]:
+    """(schema, table) of every table and view in the serving schemas of ``catalog`` (default: the current one)."""
     wanted = list(schemas)
     placeholders = ", ".join("?" for _ in wanted)
     rows = con.execute("select table_schema, table_name from information_schema.tables "
-                       f"where table_catalog = current_database() and table_schema in ({placeholders}) "
-                       "order by 1, 2", wanted).fetchall()
+                       f"where table_catalog = coalesce(?, current_database()) and table_schema in ({placeholders}) "
+                       "order by 1, 2", [catalog, *wanted]).fetchall()
     return [(schema, table) for schema, table in rows]
 
 
@@ -122,13 +131,6 @@ def copy_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, 
     return con.execute(f"select count(*) from {source}").fetchall()[0][0]
 
 
-def carry_over(con: duckdb.DuckDBPyConnection, alias: str, previous: str, plan: TablePlan) -> int:
-    """Copy one unchanged table from the previous copy as it is (already masked); returns its rows."""
-    name = f"{quote(plan.schema)}.{quote(plan.table)}"
-    con.execute(f"create table {quote(alias)}.{name} as select * from {quote(previous)}.{name}")
-    return con.execute(f"select count(*) from {quote(previous)}.{name}").fetchall()[0][0]
-
-
 def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int]) -> None:
     """Open the finished file as a reader would, and check tables, row counts and tokens."""
     with duckdb.connect(str(path), read_only=True) as copy:
@@ -153,7 +155,8 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
                  salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True) -> PublishReport:
     """Write the serving copy for one access level to a temporary file, check it, swap it in.
 
-    With ``incremental`` (default), tables unchanged since the previous copy are carried over from it.
+    With ``incremental`` (default) the temporary file starts as a byte copy of the previous copy:
+    unchanged tables stay as they are, changed ones are patched row by row (patch.py) or rewritten.
     """
     started = time.monotonic()
     target = Path(target)
@@ -162,45 +165,36 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     alias = "serving_" + uuid.uuid4().hex[:12]
     source_catalog = con.execute("select current_database()").fetchall()[0][0]
     report = PublishReport(level=policy.level, path=target)
-    previous = "previous_" + uuid.uuid4().hex[:12]
-    attached, previous_attached = False, False
+    attached = False
     try:
         tables = serving_tables(con, schemas)
         plans = [plan_table(con, schema, table, classification, policy, salt) for schema, table in tables]
-        old: dict[str, str] = {}
-        if incremental and target.exists():
-            try:
-                con.execute(f"attach {_literal_path(target)} as {quote(previous)} (read_only)")
-                previous_attached = True
-                old = previous_fingerprints(con, previous)
-            except duckdb.Error:
-                old = {}  # an unreadable previous copy: publish everything
+        old = _start_from_previous(con, target, tmp, alias) if incremental else {}
+        if not old:
+            _remove(tmp)
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} "
                     f"(read_write, storage_version '{STORAGE_VERSION}')")
         attached = True
+        existing = set(serving_tables(con, schemas, catalog=alias)) if old else set()
         for schema in sorted({p.schema for p in plans} | {METADATA_SCHEMA}):
-            con.execute(f"create schema {quote(alias)}.{quote(schema)}")
-        con.execute(f"create table {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} "
+            con.execute(f"create schema if not exists {quote(alias)}.{quote(schema)}")
+        for schema, table in sorted(existing - {(p.schema, p.table) for p in plans}):
+            con.execute(f"drop table {quote(alias)}.{quote(schema)}.{quote(table)}")  # gone from the warehouse
+        con.execute(f"create or replace table {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} "
                     "(table_schema varchar, table_name varchar, fingerprint varchar)")
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
             fingerprint = table_fingerprint(con, source_catalog, plan)
-            if old.get(key) == fingerprint:
-                report.tables[key] = carry_over(con, alias, previous, plan)
-                report.carried_over.append(key)
-            else:
-                report.tables[key] = copy_table(con, alias, source_catalog, plan)
-                report.rewritten.append(key)
+            report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
+                                                (plan.schema, plan.table) in existing, old.get(key) == fingerprint)
             con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?)",
                         [plan.schema, plan.table, fingerprint])
             report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
             report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
         con.execute(f"checkpoint {quote(alias)}")
+        report.compacted = bool(old) and _compact_if_bloated(con, alias, tmp)
         con.execute(f"detach {quote(alias)}")
         attached = False
-        if previous_attached:
-            con.execute(f"detach {quote(previous)}")
-            previous_attached = False
         sanity_check(tmp, plans, report.tables)
         _fsync(tmp)
         # a stale write-ahead log beside the target would be replayed onto the new file
@@ -208,16 +202,69 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         os.replace(tmp, target)
         _fsync(target.parent)
     finally:
-        for name, still in ((alias, attached), (previous, previous_attached)):
-            if still:
-                try:
-                    con.execute(f"detach {quote(name)}")
-                except duckdb.Error:
-                    pass  # the original error says what went wrong; the file goes either way
+        if attached:
+            try:
+                con.execute(f"detach {quote(alias)}")
+            except duckdb.Error:
+                pass  # the original error says what went wrong; the file goes either way
         _remove(tmp)
     report.bytes = target.stat().st_size
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path, alias: str) -> dict[str, str]:
+    """Copy the previous copy's bytes to ``tmp``; its fingerprints ({} = none usable: start empty)."""
+    if not target.exists():
+        return {}
+    shutil.copyfile(target, tmp)
+    try:
+        con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} (read_only)")
+    except duckdb.Error:
+        return {}  # an unreadable previous copy: publish everything into a new file
+    try:
+        return previous_fingerprints(con, alias)
+    finally:
+        con.execute(f"detach {quote(alias)}")
+
+
+def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan,
+                   report: PublishReport, exists: bool, unchanged: bool) -> int:
+    """Carry over, patch or rewrite one table of the copy; returns its rows."""
+    key = f"{plan.schema}.{plan.table}"
+    name = f"{quote(alias)}.{quote(plan.schema)}.{quote(plan.table)}"
+    if exists and unchanged:
+        report.carried_over.append(key)
+        return con.execute(f"select count(*) from {name}").fetchall()[0][0]
+    report.rewritten.append(key)
+    if exists:
+        patched = patch_table(con, alias, source_catalog, plan.schema, plan.table, plan.select_list)
+        if patched is not None:
+            report.patched.append(key)
+            return patched.rows
+        con.execute(f"drop table {name}")
+    return copy_table(con, alias, source_catalog, plan)
+
+
+def _compact_if_bloated(con: duckdb.DuckDBPyConnection, alias: str, tmp: Path) -> bool:
+    """Rewrite the patched file into a fresh one when over half its blocks are free (dropped tables)."""
+    total, free = con.execute("select total_blocks, free_blocks from pragma_database_size() "
+                              "where database_name = ?", [alias]).fetchall()[0]
+    if free * 2 <= total:
+        return False
+    fresh = tmp.with_name(tmp.name + ".compact")
+    fresh_alias = alias + "_compact"
+    try:
+        con.execute(f"attach {_literal_path(fresh)} as {quote(fresh_alias)} "
+                    f"(read_write, storage_version '{STORAGE_VERSION}')")
+        con.execute(f"copy from database {quote(alias)} to {quote(fresh_alias)}")
+        con.execute(f"detach {quote(fresh_alias)}")
+        con.execute(f"detach {quote(alias)}")
+        os.replace(fresh, tmp)
+        con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} (read_write)")
+    finally:
+        _remove(fresh)
+    return True
 
 
 def _literal_path(path: Path) -> str:
