@@ -7,7 +7,7 @@ checked, and renamed over the target with ``os.replace``. On POSIX a reader that
 open keeps its file (the old inode lives until the last handle closes), a new reader opens the new
 one, and nobody can open a half-written copy, because it only gets the target's name when complete.
 
-Views (metric views) are copied as tables: a view's SQL names the warehouse's catalog, which does
+Views are copied as tables: a view's SQL names the warehouse's catalog, which does
 not exist in the copy, and a snapshot answers the same numbers without the warehouse.
 
 A daily publish costs what changed: each table's fingerprint (fingerprint.py: the policy's select
