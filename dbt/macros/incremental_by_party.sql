@@ -10,7 +10,7 @@
         run saw, so none is missed; a new version also ends its record's previous one);
       - parties whose records changed: identity re-ran (merge, split, a new record), compared
         with the record -> party mapping the table was built with, kept beside it in
-        `<integration schema>.<model>__party_records` (written by a post-hook in the same transaction). Both
+        `<integration schema>.<model>__party_records` (macros/applied_mapping.sql). Both
         sides count: the party that gained a record and the one that lost it. Missing (first
         run after an upgrade): every party counts as changed.
 
@@ -18,39 +18,17 @@
     the survivorship rules or seeds are followed by `dbt build --full-refresh`, as for staging.
 -#}
 
-{#- Beside party_xref (integration), not beside the model: history is published to analysts. -#}
-{% macro party_records_relation(xref) -%}
-    {{ return(api.Relation.create(database=xref.database, schema=xref.schema,
-                                  identifier=this.identifier ~ '__party_records', type='table')) }}
-{%- endmacro %}
-
-
-{#- The party ids to recompute (an incremental run only; see above). -#}
+{#- The party ids to recompute (an incremental run only; see above). The applied mapping sits
+    beside party_xref (integration), not beside the model: history is published to analysts. -#}
 {% macro changed_party_ids(versions, xref, watermark) -%}
-    {%- set applied = party_records_relation(xref) -%}
-    {%- set exists = adapter.get_relation(database=applied.database, schema=applied.schema,
-                                          identifier=applied.identifier) if execute else none -%}
     select x.party_id
     from {{ versions }} as v
     join {{ xref }} as x on x.record_id = v.record_id
     where v._loaded_at > {{ watermark }}
-    {%- if exists is none %}
-    union
-    select party_id from {{ xref }}
-    {%- else %}
     union
     select party_id from (
-        select record_id, party_id, party_type from {{ xref }}
-        except
-        select record_id, party_id, party_type from {{ applied }}
-    ) as gained
-    union
-    select party_id from (
-        select record_id, party_id, party_type from {{ applied }}
-        except
-        select record_id, party_id, party_type from {{ xref }}
-    ) as lost
-    {%- endif %}
+        {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
+    ) as moved
 {%- endmacro %}
 
 
@@ -66,7 +44,5 @@
 
 {#- Post-hook: keep the record -> party mapping this build used. -#}
 {% macro save_party_records(xref) -%}
-    {%- set applied = party_records_relation(xref) -%}
-    drop table if exists {{ applied }};
-    create table {{ applied }} as select record_id, party_id, party_type from {{ xref }}
+    {{ save_applied_mapping(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
 {%- endmacro %}

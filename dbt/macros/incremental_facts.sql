@@ -14,7 +14,7 @@
       - rows whose identifier now maps to another party than when the fact was last built:
         identity resolution re-ran (merge, split, an identifier seen for the first time or gone).
         The mapping the fact was built with is kept beside it
-        (`<integration schema>.<fact>__party_identifiers`, written in the same transaction as
+        (`<integration schema>.<fact>__party_identifiers`, macros/applied_mapping.sql, written in the same transaction as
         the fact by a post-hook); the identifiers whose (type, value, party) differ between it
         and `party_identifiers` are the changed ones. Missing (first run after an upgrade):
         every identifier counts as changed, so every row is recomputed.
@@ -37,41 +37,17 @@
 {%- endmacro %}
 
 
-{#- The table holding the identifier -> party mapping the fact was last built with. -#}
-{% macro fact_identifiers_relation(identifiers) -%}
-    {{ return(api.Relation.create(database=identifiers.database, schema=identifiers.schema,
-                                  identifier=this.identifier ~ '__party_identifiers', type='table')) }}
-{%- endmacro %}
-
-
 {#- (id_type, id_value) of every identifier whose party changed since the fact was last built. -#}
 {% macro changed_party_identifiers(identifiers) -%}
-    {%- set applied = fact_identifiers_relation(identifiers) -%}
-    {%- set exists = adapter.get_relation(database=applied.database, schema=applied.schema,
-                                          identifier=applied.identifier) if execute else none -%}
-    {%- if exists is none -%}
-    select id_type, id_value from {{ identifiers }}
-    {%- else -%}
-    select now_.id_type, now_.id_value
-    from {{ identifiers }} as now_
-    left join {{ applied }} as before_
-        on before_.id_type = now_.id_type and before_.id_value = now_.id_value and before_.party_id = now_.party_id
-    where before_.id_type is null
-    union
-    select before_.id_type, before_.id_value
-    from {{ applied }} as before_
-    left join {{ identifiers }} as now_
-        on now_.id_type = before_.id_type and now_.id_value = before_.id_value and now_.party_id = before_.party_id
-    where now_.id_type is null
-    {%- endif -%}
+    select distinct id_type, id_value from (
+        {{ changed_mapping_rows(identifiers, ['id_type', 'id_value', 'party_id'], 'party_identifiers') }}
+    ) as moved
 {%- endmacro %}
 
 
-{#- Post-hooks: keep the mapping this build used (same transaction as the fact's rows). -#}
+{#- Post-hook: keep the mapping this build used (same transaction as the fact's rows). -#}
 {% macro save_fact_identifiers(identifiers) -%}
-    {%- set applied = fact_identifiers_relation(identifiers) -%}
-    drop table if exists {{ applied }};
-    create table {{ applied }} as select id_type, id_value, party_id from {{ identifiers }}
+    {{ save_applied_mapping(identifiers, ['id_type', 'id_value', 'party_id'], 'party_identifiers') }}
 {%- endmacro %}
 
 
