@@ -120,6 +120,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     # Incremental models add only the new raw batches; a full refresh rebuilds them whole
     # (erasure, changed model rules): see dagster_project/full_refresh.py for how to ask.
     args = ["build"]
+    # dbt unit tests check model logic on fixed inputs, not the day's data: they run in the test
+    # suite (tests/test_dbt_unit_tests.py), not in every pipeline run, as dbt advises for production.
+    if "DBT_EXCLUDE_RESOURCE_TYPES" not in os.environ:
+        args += ["--exclude-resource-type", "unit_test"]
     if full_refresh_requested(duckdb.database, context.run.tags):
         context.log.info("dbt build --full-refresh: incremental models are rebuilt from the raw tables.")
         args.append("--full-refresh")
