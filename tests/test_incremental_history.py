@@ -1,10 +1,11 @@
-"""Incremental golden history: a daily run recomputes only the parties that can have changed.
+"""Incremental golden record and history: a daily run recomputes only the parties that can have changed.
 
 Hand-made branch customers in a throwaway warehouse and a hand-written ``integration.party_xref``.
-Run 1 builds ``history.hist_party_golden_attributes`` for three parties. Then Ada moves (a new
-version), Bola's record is merged into Ada's party (identity re-ran: party PB is gone) and Chidi
-is untouched. Before the incremental run Chidi's row is marked by hand: the mark survives, so his
-rows were not recomputed, while every other row equals ``--full-refresh`` on the same inputs.
+Run 1 builds ``history.hist_party_golden_attributes`` and ``integration.int_party_golden`` for three
+parties. Then Ada moves (a new version), Bola's record is merged into Ada's party (identity re-ran:
+party PB is gone) and Chidi is untouched. Before the incremental run Chidi's rows are marked by
+hand: the marks survive, so his rows were not recomputed, while every other row equals
+``--full-refresh`` on the same inputs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from tests.test_dbt_staging import branch_customer, create_raw_tables, insert_ra
 
 T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 4, 6, 0)
 MODEL = "hist_party_golden_attributes"
+GOLDEN = "int_party_golden"
+MODELS = ("int_party_record_versions", "int_party_records", GOLDEN, MODEL)
 MARK = "marked by the test"
 
 
@@ -33,6 +36,13 @@ def history(warehouse: Path) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(f"select party_id, first_name, last_name, city, valid_from, valid_to "
                            f"from history.{MODEL} order by party_id, valid_from").fetchall()
+
+
+def golden(warehouse: Path) -> list[dict]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        cursor = con.execute(f"select * from integration.{GOLDEN} order by party_id")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 @pytest.fixture(scope="module")
@@ -52,26 +62,37 @@ def builds(tmp_path_factory) -> dict:
                        ("branch:customers:AC3", "PC")])
     run_dbt(warehouse, work, "seed")
     run_dbt(warehouse, work, "build", "--select", "staging")
-    run_dbt(warehouse, work, "run", "--select", "int_party_record_versions", MODEL)
-    first = history(warehouse)
+    run_dbt(warehouse, work, "run", "--select", *MODELS)
+    first, first_golden = history(warehouse), golden(warehouse)
 
     with duckdb.connect(str(warehouse)) as con:
         insert_raw(con, "branch", "customers", [branch_customer("AC1", "10/01/2025 09:00", city="Abuja")], T1, "b2")
         set_xref(con, [("branch:customers:AC1", "PA"), ("branch:customers:AC2", "PA"),  # PB merged into PA
                        ("branch:customers:AC3", "PC")])
         con.execute(f"update history.{MODEL} set city = '{MARK}' where party_id = 'PC'")
+        con.execute(f"update integration.{GOLDEN} set city = '{MARK}' where party_id = 'PC'")
     run_dbt(warehouse, work, "build", "--select", "staging")
-    run_dbt(warehouse, work, "run", "--select", "int_party_record_versions", MODEL)
-    incremental = history(warehouse)
+    run_dbt(warehouse, work, "run", "--select", *MODELS)
+    incremental, incremental_golden = history(warehouse), golden(warehouse)
+    golden_sql = next((work / "target" / "run").rglob(f"{GOLDEN}.sql")).read_text()
     executed = (next((work / "target" / "run").rglob(f"{MODEL}.sql")).read_text()
                 + next(p for p in (work / "target" / "compiled").rglob(f"{MODEL}.sql")
                        if not p.parent.name.endswith(".yml")).read_text())
     with duckdb.connect(str(warehouse), read_only=True) as con:
         mapping = con.execute(f"select record_id, party_id from integration.{MODEL}__party_records "
                               "order by record_id").fetchall()
-    run_dbt(warehouse, work, "run", "--select", MODEL, "--full-refresh")
-    return {"first": first, "incremental": incremental, "full": history(warehouse), "executed": executed,
-            "mapping": mapping}
+    run_dbt(warehouse, work, "run", "--select", MODEL, GOLDEN, "--full-refresh")
+    full, full_golden = history(warehouse), golden(warehouse)
+    # a survivorship input changes (here a trust rank): every party is recomputed, marks and all
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"update history.{MODEL} set city = '{MARK}' where party_id = 'PC'")
+        con.execute(f"update integration.{GOLDEN} set city = '{MARK}' where party_id = 'PC'")
+        con.execute("update reference.source_trust set trust_rank = trust_rank + 100 where source_system = 'web'")
+    run_dbt(warehouse, work, "run", "--select", MODEL, GOLDEN)
+    after_rules = {"history": history(warehouse), "golden": golden(warehouse)}
+    return {"first": first, "incremental": incremental, "full": full, "executed": executed,
+            "mapping": mapping, "first_golden": first_golden, "incremental_golden": incremental_golden,
+            "full_golden": full_golden, "golden_sql": golden_sql, "after_rules": after_rules}
 
 
 def test_first_build_has_one_period_per_party(builds):
@@ -102,3 +123,20 @@ def test_changed_parties_equal_a_full_refresh_and_the_merged_party_is_gone(build
 def test_the_mapping_used_is_kept_for_the_next_run(builds):
     assert builds["mapping"] == [("branch:customers:AC1", "PA"), ("branch:customers:AC2", "PA"),
                                  ("branch:customers:AC3", "PC")]
+
+
+def test_golden_record_is_incremental_by_party(builds):
+    assert [(r["party_id"], r["city"]) for r in builds["first_golden"]] == [("PA", "Lagos"), ("PB", "Ibadan"),
+                                                                             ("PC", "Enugu")]
+    assert "delete from" in builds["golden_sql"] and "insert into" in builds["golden_sql"]
+    # Chidi untouched: his marked row stayed; the merged party PB is gone; Ada equals a full refresh
+    assert [r["city"] for r in builds["incremental_golden"] if r["party_id"] == "PC"] == [MARK]
+    assert [r for r in builds["incremental_golden"] if r["party_id"] != "PC"] == [
+        r for r in builds["full_golden"] if r["party_id"] != "PC"]
+    (ada,) = [r for r in builds["incremental_golden"] if r["party_id"] == "PA"]
+    assert (ada["city"], ada["source_record_count"], ada["last_name"]) == ("Abuja", 2, "Obi")
+
+
+def test_a_changed_survivorship_seed_recomputes_every_party(builds):
+    assert builds["after_rules"]["history"] == builds["full"]
+    assert builds["after_rules"]["golden"] == builds["full_golden"]

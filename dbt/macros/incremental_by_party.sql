@@ -1,5 +1,6 @@
 {#-
-    Incremental history per party (hist_party_golden_attributes).
+    Incremental models per party (hist_party_golden_attributes from record versions,
+    int_party_golden from current records).
 
     Every row of a party's golden history is computed from that party's own record versions,
     so a daily run needs to recompute only the parties that can have changed, and replace their
@@ -14,8 +15,11 @@
         sides count: the party that gained a record and the one that lost it. Missing (first
         run after an upgrade): every party counts as changed.
 
-    A party that no longer exists (merged away) is deleted by a pre-hook. Erasure and a change to
-    the survivorship rules or seeds are followed by `dbt build --full-refresh`, as for staging.
+      - every party when the survivorship inputs (seeds survivorship_rules, source_trust) differ
+        from those the table was last built with (also kept beside it, in the seeds' schema).
+
+    A party that no longer exists (merged away) is deleted by a pre-hook. Erasure is followed by
+    `dbt build --full-refresh`, as for staging.
 -#}
 
 {#- The party ids to recompute (an incremental run only; see above). The applied mapping sits
@@ -29,6 +33,55 @@
     select party_id from (
         {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
     ) as moved
+    union
+    {{ parties_if_survivorship_changed(xref) }}
+{%- endmacro %}
+
+
+{#- The party ids to recompute when a model reads current records (int_party_golden): parties
+    of a record whose content changed (every column, compared with the records last built
+    from) and parties that gained or lost a record. -#}
+{% macro parties_with_changed_records(records, xref) -%}
+    select x.party_id
+    from (
+        {{ changed_mapping_rows(records, record_columns(records), 'records') }}
+    ) as changed_records
+    join {{ xref }} as x on x.record_id = changed_records.record_id
+    union
+    select party_id from (
+        {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
+    ) as moved
+    union
+    {{ parties_if_survivorship_changed(xref) }}
+{%- endmacro %}
+
+
+{#- Post-hook: keep the records this build used. -#}
+{% macro save_record_contents(records) -%}
+    {{ save_applied_mapping(records, record_columns(records), 'records') }}
+{%- endmacro %}
+
+
+{#- Every party, when a survivorship input (seeds survivorship_rules, source_trust) changed since
+    the table was last built: a new rule or trust rank can change any party's golden values. -#}
+{% macro parties_if_survivorship_changed(xref) -%}
+    select party_id from {{ xref }}
+    where exists ({{ changed_mapping_rows(ref('survivorship_rules'), record_columns(ref('survivorship_rules')), 'survivorship_rules') }})
+        or exists ({{ changed_mapping_rows(ref('source_trust'), record_columns(ref('source_trust')), 'source_trust') }})
+{%- endmacro %}
+
+
+{#- Post-hook: keep the survivorship inputs this build used. -#}
+{% macro save_survivorship_inputs() -%}
+    {{ save_applied_mapping(ref('survivorship_rules'), record_columns(ref('survivorship_rules')), 'survivorship_rules') }};
+    {{ save_applied_mapping(ref('source_trust'), record_columns(ref('source_trust')), 'source_trust') }}
+{%- endmacro %}
+
+
+{#- The column names of a relation (parse time: a placeholder). -#}
+{% macro record_columns(relation) -%}
+    {%- if not execute -%}{{ return(['record_id']) }}{%- endif -%}
+    {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name') | list) }}
 {%- endmacro %}
 
 

@@ -30,11 +30,13 @@
     unique_key='party_id',
     on_schema_change='fail',
     pre_hook="{{ delete_vanished_parties(source('integration', 'party_xref')) }}",
-    post_hook="{{ save_party_records(source('integration', 'party_xref')) }}",
+    post_hook=["{{ save_party_records(source('integration', 'party_xref')) }}",
+               "{{ save_survivorship_inputs() }}"],
 ) }}
 {%- set attributes = crm_cif.golden_attributes() -%}
 
 with
+-- depends_on: {{ ref('source_trust') }} (survivorship input, see save_survivorship_inputs)
 
 {% if is_incremental() -%}
 changed_parties as (

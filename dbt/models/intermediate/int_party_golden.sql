@@ -18,11 +18,34 @@
     Shape: the filled values in long form (one row per record and attribute), ranked once per
     (party, attribute), pivoted back with their types. One sort of narrow rows is cheaper than
     a sort of whole records per attribute.
+
+    Incremental by party (macros/incremental_by_party.sql): a party's golden row depends only on
+    its own records, so a daily run recomputes the parties with a record whose content changed
+    (any column of int_party_records, compared with the records the table was built from) or
+    whose set of records changed (identity), and replaces their rows; every party when the
+    survivorship seeds changed.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='party_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_vanished_parties(source('integration', 'party_xref')) }}",
+    post_hook=["{{ save_party_records(source('integration', 'party_xref')) }}",
+               "{{ save_record_contents(ref('int_party_records')) }}",
+               "{{ save_survivorship_inputs() }}"],
+) }}
 {%- set attributes = crm_cif.golden_attributes() -%}
 
 with
+-- depends_on: {{ ref('source_trust') }} (survivorship input, see save_survivorship_inputs)
 
+{% if is_incremental() -%}
+changed_parties as (
+    {{ parties_with_changed_records(ref('int_party_records'), source('integration', 'party_xref')) }}
+),
+
+{% endif -%}
 records as (
     select
         r.*,
@@ -31,6 +54,9 @@ records as (
         {{ crm_cif.golden_sort_keys('r') }}
     from {{ ref('int_party_records') }} as r
     join {{ source('integration', 'party_xref') }} as x on x.record_id = r.record_id
+    {%- if is_incremental() %}
+    where x.party_id in (select party_id from changed_parties)
+    {%- endif %}
 ),
 
 ranked as (
