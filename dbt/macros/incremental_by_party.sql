@@ -30,11 +30,7 @@
     join {{ xref }} as x on x.record_id = v.record_id
     where v._loaded_at > {{ watermark }}
     union
-    select party_id from (
-        {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
-    ) as moved
-    union
-    {{ parties_if_survivorship_changed(xref) }}
+    {{ parties_moved_or_rules_changed(xref) }}
 {%- endmacro %}
 
 
@@ -48,17 +44,24 @@
     ) as changed_records
     join {{ xref }} as x on x.record_id = changed_records.record_id
     union
-    select party_id from (
-        {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
-    ) as moved
-    union
-    {{ parties_if_survivorship_changed(xref) }}
+    {{ parties_moved_or_rules_changed(xref) }}
 {%- endmacro %}
 
 
 {#- Post-hook: keep the records this build used. -#}
 {% macro save_record_contents(records) -%}
     {{ save_applied_mapping(records, record_columns(records), 'records') }}
+{%- endmacro %}
+
+
+{#- Parties that gained or lost a record (identity re-ran), and every party when a survivorship
+    input changed: what both per-party models recompute besides their own changed inputs. -#}
+{% macro parties_moved_or_rules_changed(xref) -%}
+    select party_id from (
+        {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
+    ) as moved
+    union
+    {{ parties_if_survivorship_changed(xref) }}
 {%- endmacro %}
 
 
