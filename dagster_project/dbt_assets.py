@@ -108,6 +108,21 @@ def _with_row_counts(events: list[Any], context: dg.AssetExecutionContext, duckd
             yield event
 
 
+def build_args(full_refresh: bool) -> list[str]:
+    """The dbt command of a pipeline step.
+
+    dbt unit tests check model logic on fixed inputs, not the day's data: they run in the test
+    suite (tests/test_dbt_unit_tests.py), not in every pipeline run, as dbt advises for production.
+    DBT_EXCLUDE_RESOURCE_TYPES, when set, decides instead (dbt reads it when no flag is given).
+    """
+    args = ["build"]
+    if "DBT_EXCLUDE_RESOURCE_TYPES" not in os.environ:
+        args += ["--exclude-resource-type", "unit_test"]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource) -> Iterator[Any]:
     os.environ["CRM_CIF_WAREHOUSE"] = duckdb.database  # profiles.yml reads it: one warehouse for both
     os.environ["CRM_CIF_DUCKDB_MEMORY_LIMIT"] = duckdb.connection_config.get("memory_limit", "")
@@ -119,14 +134,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     target = dbt_project.target_path / "runs" / context.op_execution_context.op.name
     # Incremental models add only the new raw batches; a full refresh rebuilds them whole
     # (erasure, changed model rules): see dagster_project/full_refresh.py for how to ask.
-    args = ["build"]
-    # dbt unit tests check model logic on fixed inputs, not the day's data: they run in the test
-    # suite (tests/test_dbt_unit_tests.py), not in every pipeline run, as dbt advises for production.
-    if "DBT_EXCLUDE_RESOURCE_TYPES" not in os.environ:
-        args += ["--exclude-resource-type", "unit_test"]
-    if full_refresh_requested(duckdb.database, context.run.tags):
+    full_refresh = full_refresh_requested(duckdb.database, context.run.tags)
+    if full_refresh:
         context.log.info("dbt build --full-refresh: incremental models are rebuilt from the raw tables.")
-        args.append("--full-refresh")
+    args = build_args(full_refresh)
     invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
     events = list(invocation.stream())
     yield from _with_row_counts(events, context, duckdb)
