@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +71,32 @@ def _step_times(instance, run_id: str) -> dict:
     return out
 
 
+def _shared_seconds(results: list[dict]) -> dict[str, float]:
+    """Each node's execution time with every moment split evenly among the nodes running then.
+
+    Why: dbt runs two nodes at once on one DuckDB instance (one thread pool), so two overlapping
+    nodes each report the whole overlap; their execution times sum to more than the wall time they
+    took. Shared seconds sum to the wall time the nodes were running.
+    """
+    edges = []
+    for r in results:
+        execute = next((t for t in r.get("timing", []) if t.get("name") == "execute"), None)
+        if execute and execute.get("started_at") and execute.get("completed_at"):
+            start = datetime.fromisoformat(execute["started_at"].replace("Z", "+00:00")).timestamp()
+            end = datetime.fromisoformat(execute["completed_at"].replace("Z", "+00:00")).timestamp()
+            edges += [(start, 1, r["unique_id"]), (end, -1, r["unique_id"])]
+    shared: dict[str, float] = {}
+    running: set[str] = set()
+    previous = None
+    for moment, change, node in sorted(edges, key=lambda e: (e[0], e[1])):
+        if previous is not None and running:
+            for active in running:
+                shared[active] = shared.get(active, 0.0) + (moment - previous) / len(running)
+        previous = moment
+        (running.add if change > 0 else running.discard)(node)
+    return shared
+
+
 def _dbt_timings(op_names: list[str]) -> dict:
     """Per dbt step: seconds by node type (model, test, seed) and the slowest models, from run_results.json."""
     from dagster_project.dbt_assets import dbt_project
@@ -92,10 +119,13 @@ def _dbt_timings(op_names: list[str]) -> dict:
                 models.append((r["unique_id"].split(".")[-1], round(r["execution_time"], 2)))
             elif kind == "test":
                 tests.append((r["unique_id"].split(".")[2], round(r["execution_time"], 2)))
+        shared = _shared_seconds(results)
         out[op] = {"seconds_by_type": by_type, "nodes": len(results),
                    "slowest_models": sorted(models, key=lambda m: -m[1])[:8],
                    "slowest_tests": sorted(tests, key=lambda t: -t[1])[:8],
-                   "models": dict(models)}
+                   "models": dict(models),
+                   "models_shared": {name: round(shared.get(r["unique_id"], 0.0), 2) for r in results
+                                     if (name := r["unique_id"].split(".")[-1]) in dict(models)}}
         path.unlink()  # the next stage's subset of the same dbt op writes its own
     return out
 

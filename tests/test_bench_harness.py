@@ -35,6 +35,9 @@ def test_bench_pipeline_writes_every_stage_and_ratio(tmp_path):
     assert result["transform"]["ratio_step_wall"] > 0
     assert result["transform"]["ratio_models"] > 0
     assert result["transform"]["ratio_like_for_like"] > 0
+    # overlapping nodes share their time: never more than their summed execution times
+    t = result["transform"]
+    assert 0 < t["dbt_floor_models_shared_seconds"] <= t["dbt_floor_models_seconds"] + 0.01
     assert 0 < result["new_day"]["fraction_of_full_build"]
     assert result["new_day"]["rows"] > 0  # the held-back day's files were loaded
     assert result["held_back"]["files"] > 0
@@ -54,3 +57,19 @@ def test_bench_pipeline_writes_every_stage_and_ratio(tmp_path):
         for name in ("fct_interactions", "fct_transactions", "fct_service_cases", "dim_customer")}
     assert (results / json_file.name.replace(".json", ".md")).read_text().startswith("# Pipeline benchmark: 400 people")
     assert not (tmp_path / "world").exists()  # the world is removed unless --keep
+
+
+def test_shared_seconds_split_overlaps_evenly():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from pipeline_stages import _shared_seconds
+
+    def node(name, start, end):
+        return {"unique_id": f"model.crm_cif.{name}", "timing": [
+            {"name": "compile", "started_at": "2026-01-01T00:00:00Z", "completed_at": "2026-01-01T00:00:00Z"},
+            {"name": "execute", "started_at": f"2026-01-01T00:00:{start:02d}Z",
+             "completed_at": f"2026-01-01T00:00:{end:02d}Z"}]}
+
+    # a runs 0-10 s, b 5-15 s, c 20-21 s alone; a unit test without timings counts nothing
+    shared = _shared_seconds([node("a", 0, 10), node("b", 5, 15), node("c", 20, 21),
+                              {"unique_id": "unit_test.crm_cif.x", "timing": []}])
+    assert shared == {"model.crm_cif.a": 7.5, "model.crm_cif.b": 7.5, "model.crm_cif.c": 1.0}
