@@ -38,6 +38,12 @@ def history(warehouse: Path) -> list[tuple]:
                            f"from history.{MODEL} order by party_id, valid_from").fetchall()
 
 
+def versions(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select record_id, city, valid_from, valid_to, _loaded_at, trust_rank "
+                           "from integration.int_party_record_versions order by all").fetchall()
+
+
 def golden(warehouse: Path) -> list[dict]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         cursor = con.execute(f"select * from integration.{GOLDEN} order by party_id")
@@ -74,6 +80,10 @@ def builds(tmp_path_factory) -> dict:
     run_dbt(warehouse, work, "build", "--select", "staging")
     run_dbt(warehouse, work, "run", "--select", *MODELS)
     incremental, incremental_golden = history(warehouse), golden(warehouse)
+    incremental_versions = versions(warehouse)
+    versions_sql = (next((work / "target" / "run").rglob("int_party_record_versions.sql")).read_text()
+                    + next(p for p in (work / "target" / "compiled").rglob("int_party_record_versions.sql")
+                           if not p.parent.name.endswith(".yml")).read_text())
     golden_sql = next((work / "target" / "run").rglob(f"{GOLDEN}.sql")).read_text()
     executed = (next((work / "target" / "run").rglob(f"{MODEL}.sql")).read_text()
                 + next(p for p in (work / "target" / "compiled").rglob(f"{MODEL}.sql")
@@ -81,18 +91,20 @@ def builds(tmp_path_factory) -> dict:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         mapping = con.execute(f"select record_id, party_id from integration.{MODEL}__party_records "
                               "order by record_id").fetchall()
-    run_dbt(warehouse, work, "run", "--select", MODEL, GOLDEN, "--full-refresh")
-    full, full_golden = history(warehouse), golden(warehouse)
+    run_dbt(warehouse, work, "run", "--select", "int_party_record_versions", MODEL, GOLDEN, "--full-refresh")
+    full, full_golden, full_versions = history(warehouse), golden(warehouse), versions(warehouse)
     # a survivorship input changes (here a trust rank): every party is recomputed, marks and all
     with duckdb.connect(str(warehouse)) as con:
         con.execute(f"update history.{MODEL} set city = '{MARK}' where party_id = 'PC'")
         con.execute(f"update integration.{GOLDEN} set city = '{MARK}' where party_id = 'PC'")
-        con.execute("update reference.source_trust set trust_rank = trust_rank + 100 where source_system = 'web'")
-    run_dbt(warehouse, work, "run", "--select", MODEL, GOLDEN)
-    after_rules = {"history": history(warehouse), "golden": golden(warehouse)}
+        con.execute("update reference.source_trust set trust_rank = trust_rank + 100 where source_system = 'branch'")
+    run_dbt(warehouse, work, "run", "--select", *MODELS)
+    after_rules = {"history": history(warehouse), "golden": golden(warehouse), "versions": versions(warehouse)}
     return {"first": first, "incremental": incremental, "full": full, "executed": executed,
             "mapping": mapping, "first_golden": first_golden, "incremental_golden": incremental_golden,
-            "full_golden": full_golden, "golden_sql": golden_sql, "after_rules": after_rules}
+            "full_golden": full_golden, "golden_sql": golden_sql, "after_rules": after_rules,
+            "incremental_versions": incremental_versions, "full_versions": full_versions,
+            "versions_sql": versions_sql}
 
 
 def test_first_build_has_one_period_per_party(builds):
@@ -138,5 +150,18 @@ def test_golden_record_is_incremental_by_party(builds):
 
 
 def test_a_changed_survivorship_seed_recomputes_every_party(builds):
+    # every record is branch: a new branch trust rank reaches every version, and every party's
+    # golden rows are recomputed (the marks are gone) with the same winners
+    assert {r[5] for r in builds["after_rules"]["versions"]} == {101}
     assert builds["after_rules"]["history"] == builds["full"]
     assert builds["after_rules"]["golden"] == builds["full_golden"]
+
+
+def test_record_versions_are_incremental_by_record_and_equal_a_full_refresh(builds):
+    sql = builds["versions_sql"]
+    assert "delete from" in sql and "insert into" in sql
+    assert f"where _loaded_at > cast('{T0}' as timestamp)" in sql  # only keys with a row loaded since run 1
+    assert builds["incremental_versions"] == builds["full_versions"]
+    ada = [r for r in builds["incremental_versions"] if r[0] == "branch:customers:AC1"]
+    assert [(r[1], r[3]) for r in sorted(ada, key=lambda r: r[2])] == [("Lagos", datetime(2025, 1, 10, 9, 0)),
+                                                                         ("Abuja", None)]

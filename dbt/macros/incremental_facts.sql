@@ -23,11 +23,11 @@
     deletes, and is followed by `dbt build --full-refresh`, which rebuilds facts and mappings.
 -#}
 
-{#- The SQL timestamp literal of the newest loaded_at in the fact (1900-01-01 when empty). -#}
-{% macro fact_watermark() -%}
+{#- The SQL timestamp literal of the newest `column` in this model (1900-01-01 when empty or not incremental). -#}
+{% macro fact_watermark(column='loaded_at') -%}
     {%- set newest = none -%}
     {%- if execute and is_incremental() -%}
-        {%- set newest = run_query('select max(loaded_at) from ' ~ this).columns[0].values()[0] -%}
+        {%- set newest = run_query('select max(' ~ column ~ ') from ' ~ this).columns[0].values()[0] -%}
     {%- endif -%}
     {%- if newest is none -%}
         cast('1900-01-01 00:00:00' as timestamp)

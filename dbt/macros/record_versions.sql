@@ -17,3 +17,27 @@
     from {{ relation }} as versions
 )
 {%- endmacro %}
+
+
+{#- `relation` cut to the keys with a row loaded after `watermark` (every row of those keys, so
+    their versions' validity is recomputed whole); the relation itself when not incremental. -#}
+{% macro rows_of_keys_loaded_since(relation, key, watermark) -%}
+    {%- if is_incremental() -%}
+    (select * from {{ relation }} where {{ key }} in (select {{ key }} from {{ relation }} where _loaded_at > {{ watermark }}))
+    {%- else -%}
+    {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The watermark of int_party_record_versions: its newest _loaded_at, or 1900 (recompute all)
+    when seed source_trust differs from the one it was built with (trust_rank is in every row). -#}
+{% macro record_versions_watermark() -%}
+    {%- if execute and is_incremental() -%}
+        {%- set changed = run_query('select count(*) from (' ~ changed_mapping_rows(ref('source_trust'), record_columns(ref('source_trust')), 'source_trust') ~ ') as changed').columns[0].values()[0] -%}
+        {%- if changed > 0 -%}
+            {{ return("cast('1900-01-01 00:00:00' as timestamp)") }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(fact_watermark('_loaded_at')) }}
+{%- endmacro %}

@@ -13,31 +13,45 @@
     seen. It has two: first seen (from then on the party has it) and last seen (its recency in
     survivorship; what int_party_records keeps), so history never uses a sighting before it
     happened.
+
+    Incremental by record (delete+insert on record_id): a daily run recomputes every version of
+    the records with a row loaded after the table's newest _loaded_at (a new version changes its
+    predecessor's valid_to; a new sighting moves a contact point's last seen), and every record
+    when seed source_trust changed. Rows never leave staging in a normal run; erasure is
+    followed by `dbt build --full-refresh`.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='record_id',
+    on_schema_change='fail',
+    post_hook="{{ save_applied_mapping(ref('source_trust'), record_columns(ref('source_trust')), 'source_trust') }}",
+) }}
+{%- set watermark = record_versions_watermark() %}
 with
 
 branch_customers as (
-    select * from {{ record_versions(ref('stg_branch__customers'), 'account_number') }} as versions
+    select * from {{ record_versions(rows_of_keys_loaded_since(ref('stg_branch__customers'), 'account_number', watermark), 'account_number') }} as versions
 ),
 
 web_users as (
-    select * from {{ record_versions(ref('stg_web__users'), 'user_id') }} as versions
+    select * from {{ record_versions(rows_of_keys_loaded_since(ref('stg_web__users'), 'user_id', watermark), 'user_id') }} as versions
 ),
 
 app_users as (
-    select * from {{ record_versions(ref('stg_mobile__users'), 'app_user_id') }} as versions
+    select * from {{ record_versions(rows_of_keys_loaded_since(ref('stg_mobile__users'), 'app_user_id', watermark), 'app_user_id') }} as versions
 ),
 
 leads as (
-    select * from {{ record_versions(ref('stg_marketing__leads'), 'lead_id', 'captured_at') }} as versions
+    select * from {{ record_versions(rows_of_keys_loaded_since(ref('stg_marketing__leads'), 'lead_id', watermark), 'lead_id', 'captured_at') }} as versions
 ),
 
 sales_contacts as (
-    select * from {{ record_versions(ref('stg_sales__contacts'), 'contact_id') }} as versions
+    select * from {{ record_versions(rows_of_keys_loaded_since(ref('stg_sales__contacts'), 'contact_id', watermark), 'contact_id') }} as versions
 ),
 
 organisations as (
-    select * from {{ record_versions(ref('stg_sales__organisations'), 'org_id') }} as versions
+    select * from {{ record_versions(rows_of_keys_loaded_since(ref('stg_sales__organisations'), 'org_id', watermark), 'org_id') }} as versions
 ),
 
 party_record_versions as (
@@ -103,11 +117,23 @@ contact_points as (
     from {{ ref('stg_marketing__consents') }} where subject_value is not null
 ),
 
+{% if is_incremental() -%}
+changed_contact_points as (
+    select distinct source_system, id_type, id_value from contact_points where _loaded_at > {{ watermark }}
+),
+
+{% endif -%}
 sightings as (
     select contact_points.*,
-        min(seen_at) over (partition by source_system, id_type, id_value) as first_seen_at,
-        max(seen_at) over (partition by source_system, id_type, id_value) as last_seen_at
+        min(seen_at) over (partition by contact_points.source_system, contact_points.id_type, contact_points.id_value) as first_seen_at,
+        max(seen_at) over (partition by contact_points.source_system, contact_points.id_type, contact_points.id_value) as last_seen_at
     from contact_points
+    {%- if is_incremental() %}
+    join changed_contact_points as changed
+        on changed.source_system = contact_points.source_system
+        and changed.id_type = contact_points.id_type
+        and changed.id_value = contact_points.id_value
+    {%- endif %}
 ),
 
 contact_point_spans as (
