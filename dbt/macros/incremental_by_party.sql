@@ -1,6 +1,5 @@
 {#-
-    Incremental models per party (hist_party_golden_attributes from record versions,
-    int_party_golden from current records).
+    Incremental models per party (hist_party_golden_attributes, int_party_golden).
 
     Every row of a party's golden history is computed from that party's own record versions,
     so a daily run needs to recompute only the parties that can have changed, and replace their
@@ -34,23 +33,31 @@
 {%- endmacro %}
 
 
-{#- The party ids to recompute when a model reads current records (int_party_golden): parties
-    of a record whose content changed (every column, compared with the records last built
-    from) and parties that gained or lost a record. -#}
-{% macro parties_with_changed_records(records, xref) -%}
-    select x.party_id
-    from (
-        {{ changed_mapping_rows(records, record_columns(records), 'records') }}
-    ) as changed_records
-    join {{ xref }} as x on x.record_id = changed_records.record_id
-    union
-    {{ parties_moved_or_rules_changed(xref) }}
+{#- The newest version load time this model was last built from (int_party_golden, which has
+    no load time of its own): kept in `<versions schema>.<this>__loaded_through`, one row, by
+    save_loaded_through. 1900-01-01 when missing: every party is recomputed once. -#}
+{% macro loaded_through(versions) -%}
+    {%- set kept = api.Relation.create(database=versions.database, schema=versions.schema,
+                                       identifier=this.identifier ~ '__loaded_through', type='table') -%}
+    {%- set newest = none -%}
+    {%- if execute and is_incremental() and adapter.get_relation(database=kept.database, schema=kept.schema,
+                                                                 identifier=kept.identifier) is not none -%}
+        {%- set newest = run_query('select max(loaded_through) from ' ~ kept).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if newest is none -%}
+        cast('1900-01-01 00:00:00' as timestamp)
+    {%- else -%}
+        cast('{{ newest }}' as timestamp)
+    {%- endif -%}
 {%- endmacro %}
 
 
-{#- Post-hook: keep the records this build used. -#}
-{% macro save_record_contents(records) -%}
-    {{ save_applied_mapping(records, record_columns(records), 'records') }}
+{#- Post-hook: keep the newest version load time this build saw. -#}
+{% macro save_loaded_through(versions) -%}
+    {%- set kept = api.Relation.create(database=versions.database, schema=versions.schema,
+                                       identifier=this.identifier ~ '__loaded_through', type='table') -%}
+    drop table if exists {{ kept }};
+    create table {{ kept }} as select max(_loaded_at) as loaded_through from {{ versions }}
 {%- endmacro %}
 
 

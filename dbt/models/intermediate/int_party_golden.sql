@@ -20,10 +20,10 @@
     a sort of whole records per attribute.
 
     Incremental by party (macros/incremental_by_party.sql): a party's golden row depends only on
-    its own records, so a daily run recomputes the parties with a record whose content changed
-    (any column of int_party_records, compared with the records the table was built from) or
-    whose set of records changed (identity), and replaces their rows; every party when the
-    survivorship seeds changed.
+    its own records, so a daily run recomputes the parties with a record version loaded since
+    the versions it was last built from (a record's current version, or a contact point's last
+    sighting, only changes with a newly loaded row) or whose set of records changed (identity),
+    and replaces their rows; every party when the survivorship seeds changed.
 -#}
 {{ config(
     materialized='incremental',
@@ -32,17 +32,18 @@
     on_schema_change='fail',
     pre_hook="{{ delete_vanished_parties(source('integration', 'party_xref')) }}",
     post_hook=["{{ save_party_records(source('integration', 'party_xref')) }}",
-               "{{ save_record_contents(ref('int_party_records')) }}",
+               "{{ save_loaded_through(ref('int_party_record_versions')) }}",
                "{{ save_survivorship_inputs() }}"],
 ) }}
 {%- set attributes = crm_cif.golden_attributes() -%}
 
 with
--- depends_on: {{ ref('source_trust') }} (survivorship input, see save_survivorship_inputs)
+-- depends_on: {{ ref('source_trust') }} {{ ref('int_party_record_versions') }} (what an incremental run reads)
 
 {% if is_incremental() -%}
 changed_parties as (
-    {{ parties_with_changed_records(ref('int_party_records'), source('integration', 'party_xref')) }}
+    {{ changed_party_ids(ref('int_party_record_versions'), source('integration', 'party_xref'),
+                         loaded_through(ref('int_party_record_versions'))) }}
 ),
 
 {% endif -%}
