@@ -76,20 +76,20 @@
     the table was last built: a new rule or trust rank can change any party's golden values. -#}
 {% macro parties_if_survivorship_changed(xref) -%}
     select party_id from {{ xref }}
-    where exists ({{ changed_mapping_rows(ref('survivorship_rules'), record_columns(ref('survivorship_rules')), 'survivorship_rules') }})
-        or exists ({{ changed_mapping_rows(ref('source_trust'), record_columns(ref('source_trust')), 'source_trust') }})
+    where exists ({{ changed_mapping_rows(ref('survivorship_rules'), column_names(ref('survivorship_rules')), 'survivorship_rules') }})
+        or exists ({{ changed_mapping_rows(ref('source_trust'), column_names(ref('source_trust')), 'source_trust') }})
 {%- endmacro %}
 
 
 {#- Post-hook: keep the survivorship inputs this build used. -#}
 {% macro save_survivorship_inputs() -%}
-    {{ save_applied_mapping(ref('survivorship_rules'), record_columns(ref('survivorship_rules')), 'survivorship_rules') }};
-    {{ save_applied_mapping(ref('source_trust'), record_columns(ref('source_trust')), 'source_trust') }}
+    {{ save_applied_mapping(ref('survivorship_rules'), column_names(ref('survivorship_rules')), 'survivorship_rules') }};
+    {{ save_applied_mapping(ref('source_trust'), column_names(ref('source_trust')), 'source_trust') }}
 {%- endmacro %}
 
 
 {#- The column names of a relation (parse time: a placeholder). -#}
-{% macro record_columns(relation) -%}
+{% macro column_names(relation) -%}
     {%- if not execute -%}{{ return(['record_id']) }}{%- endif -%}
     {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name') | list) }}
 {%- endmacro %}

@@ -34,7 +34,7 @@
     when seed source_trust differs from the one it was built with (trust_rank is in every row). -#}
 {% macro record_versions_watermark() -%}
     {%- if execute and is_incremental() -%}
-        {%- set changed = run_query('select count(*) from (' ~ changed_mapping_rows(ref('source_trust'), record_columns(ref('source_trust')), 'source_trust') ~ ') as changed').columns[0].values()[0] -%}
+        {%- set changed = run_query('select count(*) from (' ~ changed_mapping_rows(ref('source_trust'), column_names(ref('source_trust')), 'source_trust') ~ ') as changed').columns[0].values()[0] -%}
         {%- if changed > 0 -%}
             {{ return("cast('1900-01-01 00:00:00' as timestamp)") }}
         {%- endif -%}

@@ -25,7 +25,7 @@
     incremental_strategy='delete+insert',
     unique_key='record_id',
     on_schema_change='fail',
-    post_hook="{{ save_applied_mapping(ref('source_trust'), record_columns(ref('source_trust')), 'source_trust') }}",
+    post_hook="{{ save_applied_mapping(ref('source_trust'), column_names(ref('source_trust')), 'source_trust') }}",
 ) }}
 {%- set watermark = record_versions_watermark() %}
 with
