@@ -126,6 +126,8 @@ class _Side:
             else:
                 exprs.append(f"t.{_quote(col)}")
         where = f" where {condition.format(rel=self.relation(schema, table))}" if condition else ""
+        if not exprs:  # every column is a load time: compare the row counts only
+            exprs = ["1 as row_present"]
         return f"select {', '.join(exprs)} from {self.relation(schema, table)} as t {' '.join(joins)}{where}"
 
 
