@@ -37,25 +37,13 @@
     no load time of its own): kept in `<versions schema>.<this>__loaded_through`, one row
     (column loaded_at, a load time like every other), by save_loaded_through. 1900-01-01 when missing: every party is recomputed once. -#}
 {% macro loaded_through(versions) -%}
-    {%- set kept = api.Relation.create(database=versions.database, schema=versions.schema,
-                                       identifier=this.identifier ~ '__loaded_through', type='table') -%}
-    {%- set newest = none -%}
-    {%- if execute and is_incremental() and adapter.get_relation(database=kept.database, schema=kept.schema,
-                                                                 identifier=kept.identifier) is not none -%}
-        {%- set newest = run_query('select max(loaded_at) from ' ~ kept).columns[0].values()[0] -%}
-    {%- endif -%}
-    {%- if newest is none -%}
-        cast('1900-01-01 00:00:00' as timestamp)
-    {%- else -%}
-        cast('{{ newest }}' as timestamp)
-    {%- endif -%}
+    {{ fact_watermark('loaded_at', applied_mapping_relation(versions, 'loaded_through')) }}
 {%- endmacro %}
 
 
 {#- Post-hook: keep the newest version load time this build saw. -#}
 {% macro save_loaded_through(versions) -%}
-    {%- set kept = api.Relation.create(database=versions.database, schema=versions.schema,
-                                       identifier=this.identifier ~ '__loaded_through', type='table') -%}
+    {%- set kept = applied_mapping_relation(versions, 'loaded_through') -%}
     drop table if exists {{ kept }};
     create table {{ kept }} as select max(_loaded_at) as loaded_at from {{ versions }}
 {%- endmacro %}

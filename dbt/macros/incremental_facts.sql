@@ -23,11 +23,16 @@
     deletes, and is followed by `dbt build --full-refresh`, which rebuilds facts and mappings.
 -#}
 
-{#- The SQL timestamp literal of the newest `column` in this model (1900-01-01 when empty or not incremental). -#}
-{% macro fact_watermark(column='loaded_at') -%}
+{#- The SQL timestamp literal of the newest `column` in `relation` (default: this model; 1900-01-01
+    when empty, missing or not incremental). -#}
+{% macro fact_watermark(column='loaded_at', relation=none) -%}
     {%- set newest = none -%}
     {%- if execute and is_incremental() -%}
-        {%- set newest = run_query('select max(' ~ column ~ ') from ' ~ this).columns[0].values()[0] -%}
+        {%- set source = this if relation is none else adapter.get_relation(
+                database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
+        {%- if source is not none -%}
+            {%- set newest = run_query('select max(' ~ column ~ ') from ' ~ source).columns[0].values()[0] -%}
+        {%- endif -%}
     {%- endif -%}
     {%- if newest is none -%}
         cast('1900-01-01 00:00:00' as timestamp)
