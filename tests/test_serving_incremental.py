@@ -5,8 +5,10 @@ import json
 import duckdb
 import pytest
 
+from dagster_project.serving import fingerprint as fingerprint_module
 from dagster_project.serving import publish as publish_module
 from dagster_project.serving.classification import load_classification
+from dagster_project.serving.fingerprint import SourceSummaries, copy_fingerprints
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.policy import load_policy, quote
 from dagster_project.serving.publish import publish_copy, serving_tables
@@ -52,6 +54,9 @@ def test_changed_table_is_rewritten_unchanged_carried_over_and_equal_to_full(tmp
     # the metric views read dim_customer, which did not change: they are carried over too
     assert second.rewritten == ["marts.fct_interactions"]
     assert sorted(second.carried_over) == sorted(set(first.rewritten) - {"marts.fct_interactions"})
+    # every table is timed, and slowest() names the slowest first
+    assert set(second.table_seconds) == set(second.tables)
+    assert [s for _, s in second.slowest(7)] == sorted(second.table_seconds.values(), reverse=True)
     _publish(warehouse, full, level, classification, incremental=False)
     assert _content(daily) == _content(full)
     assert ("i3", "P3", "email", "open") in _content(daily)["marts.fct_interactions"][1]
@@ -189,3 +194,27 @@ def test_a_dropped_table_goes_and_a_mostly_free_file_is_compacted(tmp_path, ware
 def _rows_of(path):
     with duckdb.connect(str(path), read_only=True) as con:
         return serving_tables(con)
+
+
+def test_copies_of_one_run_share_the_warehouse_side_and_store_the_same_fingerprints(tmp_path, warehouse,
+                                                                                    classification):
+    summaries = SourceSummaries()
+    shared = summaries.for_run("run-1")
+    analyst = _publish(warehouse, tmp_path / "a.duckdb", "analyst", classification, source_summaries=shared)
+    assert len(shared) == len(analyst.tables)  # one summary per served table, computed once
+    calls = []
+    real = fingerprint_module.source_summary
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fingerprint_module, "source_summary", lambda *a: calls.append(a) or real(*a))
+        _publish(warehouse, tmp_path / "r.duckdb", "restricted", classification, source_summaries=shared)
+    assert calls == []  # the restricted copy read no warehouse table to fingerprint it
+    for level, path in (("analyst", tmp_path / "a.duckdb"), ("restricted", tmp_path / "r.duckdb")):
+        _publish(warehouse, tmp_path / f"{level}_alone.duckdb", level, classification)
+        assert _fingerprints(path) == _fingerprints(tmp_path / f"{level}_alone.duckdb")
+    # a new run starts afresh: the warehouse may have changed since
+    assert summaries.for_run("run-2") == {} and summaries.for_run("run-2") is summaries.for_run("run-2")
+
+
+def _fingerprints(path):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return copy_fingerprints(con)

@@ -7,6 +7,10 @@ of the 64-bit hashes of every row (``sum(hash(c1, c2, ...))``, order-free, so a 
 writes the same rows in another order counts as unchanged; a duplicate row changes the sum, unlike
 a xor). Two different tables share it only on a 64-bit hash-sum collision. Stored per copy in
 ``_publish.table_fingerprints`` (not a served schema: no analyst table, no Parquet file).
+
+The warehouse side (columns, row count, hash sum) does not depend on the access level, and within
+one run nothing writes the served schemas between the two copies (both wait for every served
+asset), so a run computes it once per table and both copies share it (``SourceSummaries``).
 """
 
 import hashlib
@@ -19,16 +23,45 @@ METADATA_SCHEMA = "_publish"
 FINGERPRINTS = "table_fingerprints"
 
 
-def table_fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, plan) -> str:
-    """Fingerprint of ``catalog.plan.schema.plan.table`` under ``plan`` (a publish.TablePlan)."""
+class SourceSummaries:
+    """The warehouse side of the fingerprints, kept for one run: the second copy reuses the first's."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.summaries: dict[tuple[str, str, str], str] = {}
+
+    def for_run(self, run_id: str) -> dict[tuple[str, str, str], str]:
+        """The summaries of ``run_id``; those of an earlier run are forgotten."""
+        if run_id != self.run_id:
+            self.run_id, self.summaries = run_id, {}
+        return self.summaries
+
+
+def source_summary(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
+    """Columns with types, row count and hash sum of ``catalog.schema.table``: one scan of the table."""
     columns = con.execute("select column_name, data_type from information_schema.columns "
                           "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
-                          [catalog, plan.schema, plan.table]).fetchall()
+                          [catalog, schema, table]).fetchall()
     row_hash = f"hash({', '.join(quote(c) for c, _ in columns)})"
-    source = f"{quote(catalog)}.{quote(plan.schema)}.{quote(plan.table)}"
+    source = f"{quote(catalog)}.{quote(schema)}.{quote(table)}"
     rows, hash_sum = con.execute(f"select count(*), coalesce(sum(cast({row_hash} as hugeint)), 0) "
                                  f"from {source}").fetchall()[0]
-    text = "\n".join([*plan.select_list, "--", *(f"{c} {t}" for c, t in columns), "--", f"{rows} {hash_sum}"])
+    return "\n".join([*(f"{c} {t}" for c, t in columns), "--", f"{rows} {hash_sum}"])
+
+
+def table_fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, plan,
+                      summaries: dict[tuple[str, str, str], str] | None = None) -> str:
+    """Fingerprint of ``catalog.plan.schema.plan.table`` under ``plan`` (a publish.TablePlan).
+
+    ``summaries`` (from ``SourceSummaries.for_run``) holds source summaries already computed in this run.
+    """
+    key = (catalog, plan.schema, plan.table)
+    summary = summaries.get(key) if summaries is not None else None
+    if summary is None:
+        summary = source_summary(con, catalog, plan.schema, plan.table)
+        if summaries is not None:
+            summaries[key] = summary
+    text = "\n".join([*plan.select_list, "--", summary])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -67,6 +67,11 @@ class PublishReport:
     rewritten: list[str] = field(default_factory=list)     # schema.table read from the warehouse again
     patched: list[str] = field(default_factory=list)       # of those, brought up to date row by row
     compacted: bool = False                                # the patched file was rewritten to drop free blocks
+    table_seconds: dict[str, float] = field(default_factory=dict)  # schema.table -> fingerprint + publish time
+
+    def slowest(self, n: int = 5) -> list[tuple[str, float]]:
+        """The ``n`` tables that took longest, slowest first: where a slow publish went."""
+        return sorted(self.table_seconds.items(), key=lambda item: (-item[1], item[0]))[:n]
 
 
 def serving_tables(con: duckdb.DuckDBPyConnection, schemas: Iterable[str] = SERVING_SCHEMAS,
@@ -152,11 +157,13 @@ def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int]) -> No
 
 
 def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPolicy, classification: Classification,
-                 salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True) -> PublishReport:
+                 salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True,
+                 source_summaries: dict | None = None) -> PublishReport:
     """Write the serving copy for one access level to a temporary file, check it, swap it in.
 
     With ``incremental`` (default) the temporary file starts as a byte copy of the previous copy:
     unchanged tables stay as they are, changed ones are patched row by row (patch.py) or rewritten.
+    ``source_summaries`` shares the warehouse side of the fingerprints between copies of one run.
     """
     started = time.monotonic()
     target = Path(target)
@@ -184,11 +191,13 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
                     "(table_schema varchar, table_name varchar, fingerprint varchar)")
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
-            fingerprint = table_fingerprint(con, source_catalog, plan)
+            table_started = time.monotonic()
+            fingerprint = table_fingerprint(con, source_catalog, plan, source_summaries)
             report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
                                                 (plan.schema, plan.table) in existing, old.get(key) == fingerprint)
             con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?)",
                         [plan.schema, plan.table, fingerprint])
+            report.table_seconds[key] = round(time.monotonic() - table_started, 3)
             report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
             report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
         con.execute(f"checkpoint {quote(alias)}")
