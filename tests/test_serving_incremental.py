@@ -8,10 +8,11 @@ import pytest
 from dagster_project.serving import fingerprint as fingerprint_module
 from dagster_project.serving import publish as publish_module
 from dagster_project.serving.classification import load_classification
-from dagster_project.serving.fingerprint import SourceSummaries, copy_fingerprints
+from dagster_project.serving.fingerprint import copy_fingerprints
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.policy import load_policy, quote
 from dagster_project.serving.publish import publish_copy, serving_tables
+from dagster_project.serving.run_shared import PerRun
 from tests.test_serving_publish import WAREHOUSE_SQL, _publish
 
 
@@ -93,7 +94,7 @@ def test_crash_mid_daily_publish_keeps_the_previous_copy_and_a_rerun_completes(t
     _change(warehouse, "insert into marts.fct_interactions values ('i3', 'P3', 'email', 'open'); "
                        "update marts.dim_customer set city = 'Abuja' where party_id = 'P2'")
 
-    def crash(*args):
+    def crash(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(publish_module, "patch_table", crash)
@@ -196,23 +197,55 @@ def _rows_of(path):
         return serving_tables(con)
 
 
-def test_copies_of_one_run_share_the_warehouse_side_and_store_the_same_fingerprints(tmp_path, warehouse,
-                                                                                    classification):
-    summaries = SourceSummaries()
-    shared = summaries.for_run("run-1")
-    analyst = _publish(warehouse, tmp_path / "a.duckdb", "analyst", classification, source_summaries=shared)
-    assert len(shared) == len(analyst.tables)  # one summary per served table, computed once
+def test_copies_of_one_run_share_fingerprint_scans_and_patches_and_equal_full_publishes(tmp_path, warehouse,
+                                                                                        classification):
+    _big_facts(warehouse)
+    _change(warehouse, "create view metrics.web_interactions as select * from marts.fct_interactions where channel = 'web'")
+    analyst, restricted = tmp_path / "a.duckdb", tmp_path / "r.duckdb"
+    _publish(warehouse, analyst, "analyst", classification)
+    _publish(warehouse, restricted, "restricted", classification)
+    _change(warehouse, "update marts.fct_interactions set detail = 'changed' where interaction_id in ('x5', 'x6'); "
+                       "delete from marts.fct_interactions where interaction_id = 'x7'; "
+                       "insert into marts.fct_interactions select * from marts.fct_interactions where interaction_id = 'x8'; "
+                       "update marts.dim_customer set city = 'Abuja' where party_id = 'P2'")
+    per_run = PerRun()
+    shared = per_run.for_run("run-1")
+    first = _publish(warehouse, analyst, "analyst", classification, shared=shared)
+    assert len(shared.summaries) == len(first.tables)  # one warehouse scan per served table
     calls = []
     real = fingerprint_module.source_summary
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fingerprint_module, "source_summary", lambda *a: calls.append(a) or real(*a))
-        _publish(warehouse, tmp_path / "r.duckdb", "restricted", classification, source_summaries=shared)
-    assert calls == []  # the restricted copy read no warehouse table to fingerprint it
-    for level, path in (("analyst", tmp_path / "a.duckdb"), ("restricted", tmp_path / "r.duckdb")):
-        _publish(warehouse, tmp_path / f"{level}_alone.duckdb", level, classification)
-        assert _fingerprints(path) == _fingerprints(tmp_path / f"{level}_alone.duckdb")
+        second = _publish(warehouse, restricted, "restricted", classification, shared=shared)
+    assert calls == []  # the restricted copy scanned no warehouse table for its fingerprints
+    # the facts hold no personal data: the restricted copy applied the analyst copy's comparison;
+    # dim_customer is masked differently per level (its own fingerprints), so it compared on its own
+    assert first.patched == second.patched == ["marts.fct_interactions", "metrics.web_interactions"]
+    assert first.patched_from_shared == []
+    assert second.patched_from_shared == ["marts.fct_interactions", "metrics.web_interactions"]
+    for level, path in (("analyst", analyst), ("restricted", restricted)):
+        _publish(warehouse, tmp_path / f"{level}_full.duckdb", level, classification, incremental=False)
+        assert _content(path) == _content(tmp_path / f"{level}_full.duckdb")
+        assert _fingerprints(path) == _fingerprints(tmp_path / f"{level}_full.duckdb")
     # a new run starts afresh: the warehouse may have changed since
-    assert summaries.for_run("run-2") == {} and summaries.for_run("run-2") is summaries.for_run("run-2")
+    assert per_run.for_run("run-2").summaries == {} and per_run.for_run("run-2") is per_run.for_run("run-2")
+
+
+def test_a_shared_plan_that_does_not_fit_the_second_copy_falls_back_to_a_rewrite(tmp_path, warehouse, classification):
+    _big_facts(warehouse)
+    analyst, restricted = tmp_path / "a.duckdb", tmp_path / "r.duckdb"
+    _publish(warehouse, analyst, "analyst", classification)
+    _publish(warehouse, restricted, "restricted", classification)
+    # the restricted copy's facts differ from what its fingerprint says (damaged outside the pipeline)
+    _change(restricted, "delete from marts.fct_interactions where interaction_id = 'x9'")
+    _change(warehouse, "delete from marts.fct_interactions where interaction_id = 'x7'")
+    shared = PerRun().for_run("run-1")
+    _publish(warehouse, analyst, "analyst", classification, shared=shared)
+    second = _publish(warehouse, restricted, "restricted", classification, shared=shared)
+    # the plan deletes one row, and so the counts disagree: the table is rewritten whole
+    assert "marts.fct_interactions" in second.rewritten and "marts.fct_interactions" not in second.patched
+    _publish(warehouse, tmp_path / "full.duckdb", "restricted", classification, incremental=False)
+    assert _content(restricted) == _content(tmp_path / "full.duckdb")
 
 
 def _fingerprints(path):

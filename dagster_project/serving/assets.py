@@ -11,17 +11,17 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from dagster_project.serving.classification import SERVING_SCHEMAS, load_classification
-from dagster_project.serving.fingerprint import SourceSummaries
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.policy import load_policy
 from dagster_project.serving.publish import PublishReport, publish_copy
+from dagster_project.serving.run_shared import PerRun
 from dagster_project.settings import DEFAULT_PSEUDONYM_SALT, Settings, get_settings
 
 ANALYST_COPY = dg.AssetKey(["serving", "analyst_copy"])
 RESTRICTED_COPY = dg.AssetKey(["serving", "restricted_copy"])
 PARQUET_EXPORT = dg.AssetKey(["serving", "parquet_export"])
-# the warehouse side of the fingerprints, computed by the first copy of a run and reused by the second
-_SOURCE_SUMMARIES = SourceSummaries()
+# what the first copy of a run computed that the second can reuse (run_shared.py)
+_PER_RUN = PerRun()
 COPY_PATHS = {"analyst": lambda s: s.serving_path, "restricted": lambda s: s.serving_restricted_path}
 
 
@@ -48,15 +48,16 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
     policy = load_policy()[level]
     with duckdb.get_connection() as con:
         report = publish_copy(con, COPY_PATHS[level](settings), policy, load_classification(),
-                              settings.pseudonym_salt, source_summaries=_SOURCE_SUMMARIES.for_run(context.run_id))
+                              settings.pseudonym_salt, shared=_PER_RUN.for_run(context.run_id))
     if report.unclassified_dropped:
         context.log.warning(f"Personal-looking columns nobody classified, left out of the {level} copy: "
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "
                             "dagster_project/serving/analytics_classification.yml.")
     slowest = ", ".join(f"{table} {seconds} s" for table, seconds in report.slowest())
     context.log.info(f"{level} copy: {len(report.tables)} tables ({len(report.rewritten)} rewritten, of which "
-                     f"{len(report.patched)} patched row by row; {len(report.carried_over)} unchanged and carried "
-                     f"over), {report.bytes:,} bytes in {report.seconds} s; slowest: {slowest}")
+                     f"{len(report.patched)} patched row by row, {len(report.patched_from_shared)} of them with "
+                     f"the other copy's comparison; {len(report.carried_over)} unchanged and carried over), "
+                     f"{report.bytes:,} bytes in {report.seconds} s; slowest: {slowest}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": dg.MetadataValue.int(sum(report.tables.values())),  # all tables together
         "path": dg.MetadataValue.path(str(report.path)),
@@ -67,6 +68,7 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         "rewritten": dg.MetadataValue.json(report.rewritten),
         "carried_over": dg.MetadataValue.json(report.carried_over),
         "patched": dg.MetadataValue.json(report.patched),
+        "patched_from_shared": dg.MetadataValue.json(report.patched_from_shared),
         "table_seconds": dg.MetadataValue.json(report.table_seconds),
         "personal_columns": dg.MetadataValue.md(_actions_markdown(report)),
         "unclassified_dropped": dg.MetadataValue.json(report.unclassified_dropped),

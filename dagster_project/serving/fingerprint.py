@@ -8,9 +8,8 @@ writes the same rows in another order counts as unchanged; a duplicate row chang
 a xor). Two different tables share it only on a 64-bit hash-sum collision. Stored per copy in
 ``_publish.table_fingerprints`` (not a served schema: no analyst table, no Parquet file).
 
-The warehouse side (columns, row count, hash sum) does not depend on the access level, and within
-one run nothing writes the served schemas between the two copies (both wait for every served
-asset), so a run computes it once per table and both copies share it (``SourceSummaries``).
+The warehouse side (``source_summary``: columns, row count, hash sum) does not depend on the access
+level; both copies of a run share it (run_shared.py).
 """
 
 import hashlib
@@ -21,20 +20,6 @@ from dagster_project.serving.policy import quote
 
 METADATA_SCHEMA = "_publish"
 FINGERPRINTS = "table_fingerprints"
-
-
-class SourceSummaries:
-    """The warehouse side of the fingerprints, kept for one run: the second copy reuses the first's."""
-
-    def __init__(self) -> None:
-        self.run_id: str | None = None
-        self.summaries: dict[tuple[str, str, str], str] = {}
-
-    def for_run(self, run_id: str) -> dict[tuple[str, str, str], str]:
-        """The summaries of ``run_id``; those of an earlier run are forgotten."""
-        if run_id != self.run_id:
-            self.run_id, self.summaries = run_id, {}
-        return self.summaries
 
 
 def source_summary(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
@@ -53,7 +38,7 @@ def table_fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, plan,
                       summaries: dict[tuple[str, str, str], str] | None = None) -> str:
     """Fingerprint of ``catalog.plan.schema.plan.table`` under ``plan`` (a publish.TablePlan).
 
-    ``summaries`` (from ``SourceSummaries.for_run``) holds source summaries already computed in this run.
+    ``summaries`` (``RunShared.summaries``) holds the source summaries already computed in this run.
     """
     key = (catalog, plan.schema, plan.table)
     summary = summaries.get(key) if summaries is not None else None

@@ -16,7 +16,9 @@ in the copy itself (``_publish.table_fingerprints``, outside the served schemas)
 in with the tables it describes. The temporary file starts as a byte copy of the previous copy; a
 table whose fingerprint is unchanged is left as it is, a changed one is patched row by row
 (patch.py: only rows that differ are deleted and inserted, the result checked against the
-warehouse) or, when its shape changed or most of its rows did, rewritten whole. Readers, crashes
+warehouse) or, when its shape changed or most of its rows did, rewritten whole. The two copies of
+a run share the warehouse side of the fingerprints and, for a table both hold alike (no personal
+columns), the patch itself (run_shared.py). Readers, crashes
 and re-runs still see only whole copies (the swap is unchanged). Deleted rows and dropped tables
 leave free space in the file: when over half its blocks are free the file is rewritten into a fresh
 one (COPY FROM DATABASE), and an erasure always rewrites both copies (privacy/erasure.py), so an
@@ -37,6 +39,7 @@ from dagster_project.serving.classification import SERVING_SCHEMAS, Classificati
 from dagster_project.serving.patch import patch_table
 from dagster_project.serving.fingerprint import FINGERPRINTS, METADATA_SCHEMA, previous_fingerprints, table_fingerprint
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, quote
+from dagster_project.serving.run_shared import RunShared
 from dagster_project.warehouse import STORAGE_VERSION
 
 
@@ -66,6 +69,7 @@ class PublishReport:
     carried_over: list[str] = field(default_factory=list)  # schema.table unchanged since the previous copy
     rewritten: list[str] = field(default_factory=list)     # schema.table read from the warehouse again
     patched: list[str] = field(default_factory=list)       # of those, brought up to date row by row
+    patched_from_shared: list[str] = field(default_factory=list)  # of those, with the other copy's plan
     compacted: bool = False                                # the patched file was rewritten to drop free blocks
     table_seconds: dict[str, float] = field(default_factory=dict)  # schema.table -> fingerprint + publish time
 
@@ -158,12 +162,12 @@ def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int]) -> No
 
 def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPolicy, classification: Classification,
                  salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True,
-                 source_summaries: dict | None = None) -> PublishReport:
+                 shared: RunShared | None = None) -> PublishReport:
     """Write the serving copy for one access level to a temporary file, check it, swap it in.
 
     With ``incremental`` (default) the temporary file starts as a byte copy of the previous copy:
     unchanged tables stay as they are, changed ones are patched row by row (patch.py) or rewritten.
-    ``source_summaries`` shares the warehouse side of the fingerprints between copies of one run.
+    ``shared``: what the other copy of this run already computed (fingerprint summaries, patch plans).
     """
     started = time.monotonic()
     target = Path(target)
@@ -192,9 +196,10 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
             table_started = time.monotonic()
-            fingerprint = table_fingerprint(con, source_catalog, plan, source_summaries)
+            fingerprint = table_fingerprint(con, source_catalog, plan, shared.summaries if shared else None)
             report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
-                                                (plan.schema, plan.table) in existing, old.get(key) == fingerprint)
+                                                (plan.schema, plan.table) in existing, old.get(key), fingerprint,
+                                                shared.patches if shared else None)
             con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?)",
                         [plan.schema, plan.table, fingerprint])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
@@ -238,19 +243,29 @@ def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path
 
 
 def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan,
-                   report: PublishReport, exists: bool, unchanged: bool) -> int:
+                   report: PublishReport, exists: bool, old_fingerprint: str | None, fingerprint: str,
+                   shared_patches: dict | None) -> int:
     """Carry over, patch or rewrite one table of the copy; returns its rows."""
     key = f"{plan.schema}.{plan.table}"
     name = f"{quote(alias)}.{quote(plan.schema)}.{quote(plan.table)}"
-    if exists and unchanged:
+    if exists and old_fingerprint == fingerprint:
         report.carried_over.append(key)
         return con.execute(f"select count(*) from {name}").fetchall()[0][0]
     report.rewritten.append(key)
     if exists:
-        patched = patch_table(con, alias, source_catalog, plan.schema, plan.table, plan.select_list)
+        patch_key = (plan.schema, plan.table, old_fingerprint, fingerprint)
+        known = shared_patches is not None and patch_key in shared_patches
+        patched = None
+        if not known or shared_patches[patch_key] is not None:
+            patched = patch_table(con, alias, source_catalog, plan.schema, plan.table, plan.select_list,
+                                  reuse=shared_patches[patch_key] if known else None)
+        if shared_patches is not None and not known and old_fingerprint is not None:
+            shared_patches[patch_key] = patched  # None: the other copy rewrites it without comparing again
         if patched is not None:
             report.patched.append(key)
-            return patched.rows
+            if known:
+                report.patched_from_shared.append(key)
+            return patched.result.rows
         con.execute(f"drop table {name}")
     return copy_table(con, alias, source_catalog, plan)
 
