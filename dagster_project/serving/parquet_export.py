@@ -11,6 +11,10 @@ Only changed tables are exported again: each manifest entry carries the table's 
 copy (``_publish.table_fingerprints``, see fingerprint.py); a table whose fingerprint equals the
 previous manifest's, and whose file is still there with the size the manifest lists, keeps its file
 and entry. A table without a fingerprint (a copy from before) is always exported.
+
+Row order within a file is not kept (``preserve_insertion_order = false``): SQL promises none, a
+patched copy appends its new rows anyway, and letting both threads write cut the 42 M-row
+interactions file from 26 to 17 s at a million people.
 """
 
 import hashlib
@@ -61,6 +65,7 @@ def export_parquet(serving_path: Path, out_dir: Path) -> dict:
     previous = _previous_entries(out_dir)
     entries = []
     with duckdb.connect(str(serving_path), read_only=True) as con:
+        con.execute("set preserve_insertion_order = false")
         fingerprints = copy_fingerprints(con)
         for schema, table in serving_tables(con):
             relative = f"{schema}/{table}.parquet"
