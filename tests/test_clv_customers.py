@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from dagster_project.analytics import clv
-from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, monthly_contact_cost,
-                                                     predict, repeat_purchases_between, rfm_table)
+from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, contact_window_start,
+                                                     monthly_contact_cost, predict, repeat_purchases_between, rfm_table)
+from dagster_project.analytics.clv_data import contact_cost_since
 
 PURCHASES = pd.DataFrame({
     "party_id": ["A", "A", "A", "B", "C", "C"],
@@ -30,13 +34,38 @@ def test_rfm_table_counts_repeat_purchase_days_up_to_the_end():
 
 
 def test_monthly_contact_cost_over_the_observed_months():
-    contacts = pd.DataFrame({"party_id": ["A", "A", "B", "B"], "day": [400, 500, 10, 720], "contacts": [1, 1, 1, 1],
-                             "cost": [1200.0, 1800.0, 999.0, 15.0]})
     first_day = pd.Series({"A": 100, "B": 715, "C": 50})
-    monthly = monthly_contact_cost(contacts, first_day, as_of_day=730, lookback_days=365)
+    start = contact_window_start(first_day, as_of_day=730, lookback_days=365)
+    assert start.to_dict() == {"A": 365, "B": 715, "C": 365}
+    cost = pd.Series({"A": 3000.0, "B": 15.0, "Z": 50.0})  # Z: not a modelled customer
+    monthly = monthly_contact_cost(cost, start, as_of_day=730)
     assert monthly["A"] == pytest.approx(3000.0 / (365 / clv.DAYS_PER_MONTH))  # a full year observed
-    assert monthly["B"] == pytest.approx(15.0)  # 15 days observed count as one month; day 10 is before
-    assert monthly["C"] == 0.0
+    assert monthly["B"] == pytest.approx(15.0)  # 15 days observed count as one month
+    assert monthly["C"] == 0.0 and "Z" not in monthly.index
+
+
+def test_contact_cost_counts_service_contacts_after_each_start_day_only():
+    con = duckdb.connect()
+    con.execute("""
+        create schema marts; create schema reference;
+        create table reference.contact_cost_rates (channel_code varchar, cost_per_contact decimal(18, 2));
+        insert into reference.contact_cost_rates values ('branch', 12.50), ('call_centre', 4.00);
+        create table marts.fct_interactions (party_id varchar, channel varchar, department varchar, occurred_on date);
+        insert into marts.fct_interactions values
+            ('A', 'branch', 'operations', date '1971-01-01'),    -- day 365: the start day itself, left out
+            ('A', 'branch', 'operations', date '1971-01-02'),    -- day 366
+            ('A', 'call_centre', 'service', date '1971-06-01'),
+            ('A', 'call_centre', 'service', date '1971-06-01'),  -- two calls on one day count twice
+            ('A', 'email', 'service', date '1971-06-02'),        -- no rate: costs nothing
+            ('A', 'branch', 'marketing', date '1971-06-03'),     -- not a service department
+            ('A', 'branch', 'operations', date '1972-01-01'),    -- after as_of
+            ('B', 'branch', 'operations', date '1971-01-02'),    -- before B's first purchase
+            ('B', 'call_centre', 'service', date '1971-12-30'),
+            (null, 'branch', 'operations', date '1971-06-01'),
+            ('Z', 'branch', 'operations', date '1971-06-01');   -- not a modelled customer
+    """)
+    cost = contact_cost_since(con, pd.Series({"A": 365, "B": 715, "C": 365}), date(1971, 12, 31))
+    assert cost.sort_index().to_dict() == {"A": 12.5 + 4.0 + 4.0, "B": 4.0}
 
 
 def test_value_tiers_need_both_future_and_current_value():

@@ -6,7 +6,7 @@ and reports a calibration/holdout validation as metadata (and as a markdown file
 """
 
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 import duckdb
@@ -15,8 +15,8 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from dagster_project.analytics import clv_data
-from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, fit_models,
-                                                     monthly_contact_cost, predict, rfm_table)
+from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, contact_window_start,
+                                                     fit_models, monthly_contact_cost, predict, rfm_table)
 from dagster_project.analytics.clv_report import holdout_markdown, holdout_plot, holdout_validation
 from dagster_project.analytics.plots import image_markdown
 from dagster_project.settings import get_settings
@@ -53,8 +53,9 @@ def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date
     as_of_day = _day(as_of)
     rfm = rfm_table(purchases, as_of_day)
     fitted = fit_models(rfm)
-    contacts = clv_data.contact_costs(con, as_of - timedelta(days=CURRENT_VALUE_DAYS), as_of)
-    predicted = predict(rfm, fitted, knobs, monthly_contact_cost(contacts, rfm["first_day"], as_of_day))
+    start = contact_window_start(rfm["first_day"], as_of_day, CURRENT_VALUE_DAYS)
+    cost = clv_data.contact_cost_since(con, start, as_of)
+    predicted = predict(rfm, fitted, knobs, monthly_contact_cost(cost, start, as_of_day))
     recent = purchases[purchases["day"] > as_of_day - CURRENT_VALUE_DAYS].groupby("party_id")["margin"].sum()
     table = rfm.join(predicted).join(acquisition.set_index("party_id"), how="left")
     table["current_value"] = recent.reindex(table.index, fill_value=0.0)

@@ -104,19 +104,19 @@ def predict(rfm: pd.DataFrame, fitted: Fitted, knobs: ClvKnobs, monthly_contact_
     }, index=rfm.index)
 
 
-def monthly_contact_cost(contacts: pd.DataFrame, first_day: pd.Series, as_of_day: int,
-                         lookback_days: int = 365) -> pd.Series:
-    """Contact cost per month over the last ``lookback_days`` or since the first purchase if later.
+def contact_window_start(first_day: pd.Series, as_of_day: int, lookback_days: int = 365) -> pd.Series:
+    """The day after which a customer's contacts count: ``lookback_days`` back, or the first purchase if later."""
+    return np.maximum(first_day, as_of_day - lookback_days)
+
+
+def monthly_contact_cost(cost_since_start: pd.Series, start: pd.Series, as_of_day: int) -> pd.Series:
+    """Contact cost per month since each customer's window start (``contact_window_start``).
 
     At least one month is assumed observed, so a customer who joined last week is not
-    extrapolated from a few days.
+    extrapolated from a few days. A customer without contacts costs 0.
     """
-    start = np.maximum(first_day, as_of_day - lookback_days)
-    c = contacts.join(start.rename("start"), on="party_id", how="inner")
-    c = c[c["day"] > c["start"]]
-    cost = c.groupby("party_id")["cost"].sum()
     observed_months = np.maximum((as_of_day - start) / clv.DAYS_PER_MONTH, 1.0)
-    return (cost / observed_months.reindex(cost.index)).reindex(first_day.index, fill_value=0.0)
+    return cost_since_start.reindex(start.index, fill_value=0.0) / observed_months
 
 
 def assign_value_tiers(net_clv: pd.Series, current_value: pd.Series, rules: pd.DataFrame) -> pd.Series:

@@ -76,20 +76,31 @@ def customer_acquisition(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """).df()
 
 
-def contact_costs(con: duckdb.DuckDBPyConnection, since: date, as_of: date) -> pd.DataFrame:
-    """Per party: service and operations contacts in (since, as_of] and their cost (seed contact_cost_rates)."""
+def contact_cost_since(con: duckdb.DuckDBPyConnection, start_day: pd.Series, as_of: date) -> pd.Series:
+    """Per party of ``start_day`` (days since 1970-01-01): cost of its service and operations
+    contacts on the days after its start day, up to ``as_of`` (seed contact_cost_rates).
+
+    Summed in DuckDB, one row per party back: fetching a row per party and day (10 M at a
+    million people) and filtering them in pandas took 23 of the CLV step's 38 s.
+    """
     departments = ", ".join(f"'{d}'" for d in SERVICE_DEPARTMENTS)
-    return con.execute(f"""
-        select i.party_id,
-               cast(date_diff('day', date '1970-01-01', i.occurred_on) as bigint) as day,
-               count(*) as contacts,
-               cast(sum(coalesce(r.cost_per_contact, 0)) as double) as cost
-        from marts.fct_interactions as i
-        left join reference.contact_cost_rates as r on r.channel_code = i.channel
-        where i.party_id is not null and i.department in ({departments})
-          and i.occurred_on > ? and i.occurred_on <= ?
-        group by i.party_id, i.occurred_on
-    """, [since, as_of]).df()
+    starts = pd.DataFrame({"party_id": start_day.index, "start_day": start_day.to_numpy(dtype="int64")})
+    earliest = date.fromordinal(date(1970, 1, 1).toordinal() + int(starts["start_day"].min())) if len(starts) else as_of
+    con.register("_clv_contact_start", starts)
+    try:
+        cost = con.execute(f"""
+            select i.party_id, cast(sum(coalesce(r.cost_per_contact, 0)) as double) as cost
+            from marts.fct_interactions as i
+            join _clv_contact_start as s on s.party_id = i.party_id
+            left join reference.contact_cost_rates as r on r.channel_code = i.channel
+            where i.department in ({departments})
+              and i.occurred_on > ? and i.occurred_on <= ?
+              and date_diff('day', date '1970-01-01', i.occurred_on) > s.start_day
+            group by i.party_id
+        """, [earliest, as_of]).df()
+    finally:
+        con.unregister("_clv_contact_start")
+    return cost.set_index("party_id")["cost"]
 
 
 def value_tier_rules(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
