@@ -72,3 +72,17 @@
         or {{ value }} in (select id_value from changed_identifiers)
     {%- endfor %})
 {%- endmacro %}
+
+
+{#- The FROM item of a fact: `cte as alias`, and in an incremental run only its rows to refresh
+    (fact_rows_to_refresh), filtered before the identifier joins. Why: an OR over IN-subqueries
+    cannot be pushed below a join, so a WHERE after the joins joined every touchpoint (42 M at a
+    million people) with the identifiers to keep the day's ~60 k (profiled: 10 of 15 s). -#}
+{% macro fact_rows(cte, alias, loaded_at, identifier_values, watermark) -%}
+    {%- if is_incremental() -%}
+    (select * from {{ cte }} as {{ alias }}
+     where {{ fact_rows_to_refresh(loaded_at, identifier_values, watermark) }}) as {{ alias }}
+    {%- else -%}
+    {{ cte }} as {{ alias }}
+    {%- endif -%}
+{%- endmacro %}

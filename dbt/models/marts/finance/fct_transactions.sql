@@ -55,9 +55,6 @@ select
     m.source_entity,
     m.source_key,
     m.loaded_at
-from movements as m
+from {{ fact_rows('movements', 'm', 'm.loaded_at', ['m.id_value'], watermark) }}
 left join {{ source('integration', 'party_identifiers') }} as ids
     on ids.id_type = m.id_type and ids.id_value = m.id_value
-{%- if is_incremental() %}
-where {{ fact_rows_to_refresh('m.loaded_at', ['m.id_value'], watermark) }}
-{%- endif %}

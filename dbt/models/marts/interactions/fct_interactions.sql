@@ -133,9 +133,6 @@ select
     t.source_entity,
     t.source_key,
     t.loaded_at
-from touchpoints as t
+from {{ fact_rows('touchpoints', 't', 't.loaded_at', ['t.id_value', 't.fallback_id_value'], watermark) }}
 left join identifiers as primary_id on primary_id.id_type = t.id_type and primary_id.id_value = t.id_value
 left join identifiers as fallback_id on fallback_id.id_type = t.fallback_id_type and fallback_id.id_value = t.fallback_id_value
-{%- if is_incremental() %}
-where {{ fact_rows_to_refresh('t.loaded_at', ['t.id_value', 't.fallback_id_value'], watermark) }}
-{%- endif %}

@@ -41,9 +41,6 @@ select
     c.customer_ref_type,
     c.updated_at as last_updated_at,
     c._loaded_at as loaded_at
-from versions as c
+from {{ fact_rows('versions', 'c', 'c._loaded_at', ['c.customer_ref'], watermark) }}
 left join {{ source('integration', 'party_identifiers') }} as ids
     on ids.id_type = c.customer_ref_type and ids.id_value = c.customer_ref
-{%- if is_incremental() %}
-where {{ fact_rows_to_refresh('c._loaded_at', ['c.customer_ref'], watermark) }}
-{%- endif %}
