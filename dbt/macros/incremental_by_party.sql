@@ -53,7 +53,7 @@
     input changed: what both per-party models recompute besides their own changed inputs. -#}
 {% macro parties_moved_or_rules_changed(xref) -%}
     select party_id from (
-        {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
+        {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records', key=['record_id']) }}
     ) as moved
     union
     {{ parties_if_survivorship_changed(xref) }}

@@ -45,7 +45,8 @@
 {#- (id_type, id_value) of every identifier whose party changed since the fact was last built. -#}
 {% macro changed_party_identifiers(identifiers) -%}
     select distinct id_type, id_value from (
-        {{ changed_mapping_rows(identifiers, ['id_type', 'id_value', 'party_id'], 'party_identifiers') }}
+        {{ changed_mapping_rows(identifiers, ['id_type', 'id_value', 'party_id'], 'party_identifiers',
+                                 key=['id_type', 'id_value']) }}
     ) as moved
 {%- endmacro %}
 
