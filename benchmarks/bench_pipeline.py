@@ -214,10 +214,10 @@ def slowest_model(build: list[dict]) -> tuple[str, float, str] | None:
 
 def compiled_sql(model: str) -> Path | None:
     """The model's compiled select, as dbt wrote it under its Dagster step's target folder."""
-    from dagster_project.settings import DBT_PROJECT_DIR
+    from dagster_project.settings import get_settings
 
     # dbt also compiles each unit test's fixture under <tests>.yml/<model>.sql: not the model.
-    hits = sorted(p for p in (DBT_PROJECT_DIR / "target" / "runs").glob(f"*/compiled/**/{model}.sql")
+    hits = sorted(p for p in get_settings().dbt_runs_dir.glob(f"*/compiled/**/{model}.sql")
                   if not any(part.endswith(".yml") for part in p.parts))
     return hits[0] if hits else None
 

@@ -99,14 +99,12 @@ def _shared_seconds(results: list[dict]) -> dict[str, float]:
 
 def _dbt_timings(op_names: list[str]) -> dict:
     """Per dbt step: seconds by node type (model, test, seed) and the slowest models, from run_results.json."""
-    from dagster_project.dbt_assets import dbt_project
-    from dagster_project.settings import DBT_PROJECT_DIR
+    from dagster_project.settings import get_settings
 
-    target = Path(dbt_project.target_path)
-    target = target if target.is_absolute() else DBT_PROJECT_DIR / target  # dbt resolves it in its project dir
+    runs = get_settings().dbt_runs_dir
     out = {}
     for op in op_names:
-        path = target / "runs" / op / "run_results.json"
+        path = runs / op / "run_results.json"
         if not path.exists():
             continue
         results = json.loads(path.read_text())["results"]

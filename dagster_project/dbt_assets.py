@@ -7,6 +7,7 @@ them. Asset keys are ``[schema, model]`` so the graph reads by layer.
 """
 
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from dagster_duckdb import DuckDBResource
 
 from dagster_project.full_refresh import full_refresh_requested
 from dagster_project.mart_previews import preview_markdown
-from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 
@@ -54,6 +55,17 @@ def ensure_manifest() -> Path:
     """
     if _manifest_is_current() and not dbt_project.preparer.using_dagster_dev():
         return dbt_project.manifest_path
+    # Processes importing this at once (parallel test workers on a fresh clone) parse one at a time.
+    lock_path = Path(dbt_project.manifest_path).parent / ".parse.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _manifest_is_current() and not dbt_project.preparer.using_dagster_dev():
+            return dbt_project.manifest_path  # parsed by the process that held the lock
+        return _parse()
+
+
+def _parse() -> Path:
     command = [dbt_executable(), "--quiet", "parse", "--project-dir", str(DBT_PROJECT_DIR),
                "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(dbt_project.target_path)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
@@ -131,7 +143,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     # One target folder per dbt asset, reused by every run: dagster-dbt's default (a new folder
     # per run) would grow by megabytes a run, forever.
-    target = dbt_project.target_path / "runs" / context.op_execution_context.op.name
+    target = get_settings().dbt_runs_dir / context.op_execution_context.op.name
     # Incremental models add only the new raw batches; a full refresh rebuilds them whole
     # (erasure, changed model rules): see dagster_project/full_refresh.py for how to ask.
     full_refresh = full_refresh_requested(duckdb.database, context.run.tags)

@@ -41,6 +41,7 @@ class Settings:
     erasure_log_path: Path | None = None
     erasure_salt: str = DEFAULT_PSEUDONYM_SALT
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    dbt_runs_dir: Path = DBT_PROJECT_DIR / "target" / "runs"
 
     @classmethod
     def load(cls) -> "Settings":
@@ -72,6 +73,10 @@ class Settings:
             # DuckDB's buffer limit for the warehouse (pipeline steps and dbt alike); it spills
             # to disk beyond it. A DuckDB size: '8GiB', '12GB' or a share of memory, '40%'.
             duckdb_memory_limit=os.environ.get("CRM_CIF_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT,
+            # dbt's target folder of each dbt step (compiled SQL, run_results.json, dbt.log), one
+            # sub-folder per step reused by every run. Two pipelines running at once from one
+            # checkout (two warehouses, parallel test workers) each need their own.
+            dbt_runs_dir=_path("CRM_CIF_DBT_RUNS_DIR", DBT_PROJECT_DIR / "target" / "runs"),
         )
 
 

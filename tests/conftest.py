@@ -3,13 +3,46 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from dagster_project.settings import DBT_PROJECT_DIR
+
 E2E_PEOPLE = 10_000
+
+# Parallel workers (pytest-xdist, `-n 2` in pyproject.toml): each keeps its own dbt runs folder,
+# since two dbt builds at once must not write one target folder, and its own default data folder,
+# since importing the Definitions opens the default warehouse and DuckDB lets one process hold it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _WORKER = os.environ["PYTEST_XDIST_WORKER"]
+    os.environ["CRM_CIF_DBT_RUNS_DIR"] = str(DBT_PROJECT_DIR / "target" / f"runs_{_WORKER}")
+    os.environ["CRM_CIF_DATA_DIR"] = tempfile.mkdtemp(prefix=f"crm_cif_tests_{_WORKER}_")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Send each test module whole to one worker, and every module on the built world to the same one.
+
+    A module's tests share its module-scoped worlds, and the session's built world is built once
+    per worker that needs it: split across workers, each would build them again (minutes each).
+    (xdist's own `--dist loadgroup` marks do not reach its scheduler under pytest 9.)
+    """
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    tests_dir = Path(__file__).parent
+    on_built_world = {f"tests/{p.name}" for p in tests_dir.glob("test_*.py") if "built_world" in p.read_text()}
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "built_world" if module in on_built_world else module
+
+    return ModuleScheduling(config, log)
 
 
 @dataclass(frozen=True)
@@ -58,7 +91,15 @@ def built_world(tmp_path_factory) -> BuiltWorld:
     previous = dict(os.environ)
     _point_settings_at(root)
     generate_world(WorldConfig(people=E2E_PEOPLE, seed=7, start=date(2025, 11, 1), end=date(2026, 10, 31), out=root))
+    # The first run's dbt folders stay beside the world: tests read its run_results.json, which
+    # later runs of other tests (some fail on purpose) would overwrite in the shared runs folder.
+    runs_dir = os.environ.get("CRM_CIF_DBT_RUNS_DIR")
+    os.environ["CRM_CIF_DBT_RUNS_DIR"] = str(root / "dbt_runs")
     result = run_job()
+    if runs_dir is None:
+        os.environ.pop("CRM_CIF_DBT_RUNS_DIR")
+    else:
+        os.environ["CRM_CIF_DBT_RUNS_DIR"] = runs_dir
     failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
     assert result.success, f"pipeline failed: {failures}"
     yield BuiltWorld(root=root, landing=root / "landing", truth=root / "truth", warehouse=root / "warehouse.duckdb",

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.settings import DBT_PROJECT_DIR, get_settings
 from dagster_project.sources import ENTITIES
 from tests.conftest import run_job
 
@@ -22,6 +22,11 @@ INTERACTION_ENTITIES = [
     ("sales", "opportunities"), ("sales", "proposals"), ("service", "cases"), ("credit", "limit_changes"),
     ("collections", "events"),
 ]
+
+
+def _dbt_target_entries() -> list[str]:
+    """dbt's target folder, without the runs folders of test workers (each writes its own)."""
+    return sorted(p.name for p in DBT_TARGET.iterdir() if not p.name.startswith(("runs", ".")))
 
 
 def _query(world, sql: str) -> pd.DataFrame:
@@ -156,10 +161,12 @@ def test_second_run_changes_nothing(built_world):
     before = _table_fingerprints(built_world)
     ledger_before = _scalar(built_world, "select count(*) from raw.file_ledger")
     raw_before = {e.table: _scalar(built_world, f"select count(*) from raw.{e.table}") for e in ENTITIES}
-    target_dirs_before = sorted(p.name for p in DBT_TARGET.iterdir())
+    target_before = _dbt_target_entries()
     result = run_job()
     assert result.success
-    assert sorted(p.name for p in DBT_TARGET.iterdir()) == target_dirs_before  # no per-run dbt folders
+    # no per-run dbt folders: one folder per dbt step, reused by every run
+    assert _dbt_target_entries() == target_before
+    assert {p.name for p in get_settings().dbt_runs_dir.iterdir()} <= {"dbt_staging", "dbt_marts", "dbt_analytics_marts"}
     assert _scalar(built_world, "select count(*) from raw.file_ledger") == ledger_before
     assert {e.table: _scalar(built_world, f"select count(*) from raw.{e.table}") for e in ENTITIES} == raw_before
     assert _table_fingerprints(built_world) == before

@@ -28,7 +28,8 @@ RUN_TIMEOUT = 900
 
 
 def _env(root: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_CIF_", "DAGSTER_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CRM_CIF_", "DAGSTER_")) or k == "CRM_CIF_DBT_RUNS_DIR"}
     env["CRM_CIF_DATA_DIR"] = str(root)
     return env
 
