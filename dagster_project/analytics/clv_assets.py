@@ -21,7 +21,6 @@ from dagster_project.analytics.clv_report import holdout_markdown, holdout_plot,
 from dagster_project.analytics.plots import image_markdown
 from dagster_project.settings import get_settings
 
-_EPOCH = date(1970, 1, 1)
 CURRENT_VALUE_DAYS = 365  # current value = purchase margin of the last 12 months
 
 _INPUTS = [dg.AssetKey(["marts", "fct_transactions"]), dg.AssetKey(["marts", "fct_interactions"]),
@@ -44,13 +43,9 @@ def _spec(name: str, description: str) -> dg.AssetSpec:
                         description=description)
 
 
-def _day(d: date) -> int:
-    return (d - _EPOCH).days
-
-
 def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date, purchases: pd.DataFrame,
                     acquisition: pd.DataFrame) -> tuple[pd.DataFrame, Fitted]:
-    as_of_day = _day(as_of)
+    as_of_day = clv_data.day_number(as_of)
     rfm = rfm_table(purchases, as_of_day)
     fitted = fit_models(rfm)
     start = contact_window_start(rfm["first_day"], as_of_day, CURRENT_VALUE_DAYS)
@@ -157,7 +152,7 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
         started = time.perf_counter()
         table, fitted = _customer_table(con, knobs, as_of, purchases, acquisition)
         seconds = time.perf_counter() - started
-        holdout = holdout_validation(purchases, _day(as_of), config.holdout_days)
+        holdout = holdout_validation(purchases, clv_data.day_number(as_of), config.holdout_days)
         counts = {"customer_clv": _write(con, "customer_clv", table, _CUSTOMER_CLV_SQL)}
         counts["clv_by_acquisition"] = _write(con, "clv_by_acquisition", acquisition, _BY_ACQUISITION_SQL)
         counts["clv_model_parameters"] = _write(con, "clv_model_parameters", _parameters(fitted, knobs),

@@ -10,7 +10,7 @@ purchase occasion (the model's time unit is a day). Margin = amount × the produ
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
@@ -18,6 +18,17 @@ import pandas as pd
 # Touchpoints that cost money to serve a customer: everything the service and operations
 # departments handle (calls, cases, branch visits, teller transactions, web and app sessions).
 SERVICE_DEPARTMENTS = ("service", "operations")
+
+# The model counts days as days since this date (the SQL below: date_diff('day', date '1970-01-01', ...)).
+EPOCH = date(1970, 1, 1)
+
+
+def day_number(d: date) -> int:
+    return (d - EPOCH).days
+
+
+def day_date(day: int) -> date:
+    return EPOCH + timedelta(days=int(day))
 
 
 def as_of_date(con: duckdb.DuckDBPyConnection) -> date:
@@ -85,7 +96,7 @@ def contact_cost_since(con: duckdb.DuckDBPyConnection, start_day: pd.Series, as_
     """
     departments = ", ".join(f"'{d}'" for d in SERVICE_DEPARTMENTS)
     starts = pd.DataFrame({"party_id": start_day.index, "start_day": start_day.to_numpy(dtype="int64")})
-    earliest = date.fromordinal(date(1970, 1, 1).toordinal() + int(starts["start_day"].min())) if len(starts) else as_of
+    earliest = day_date(starts["start_day"].min()) if len(starts) else as_of
     con.register("_clv_contact_start", starts)
     try:
         cost = con.execute(f"""
