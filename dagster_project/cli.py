@@ -58,17 +58,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_pipeline(job_name: str = "crm_cif_pipeline", full_refresh: bool = False):
+def run_pipeline(job_name: str = "crm_cif_pipeline", full_refresh: bool = False, full_data_tests: bool = False):
     """Materialize every asset in-process; returns the run's outcome (quality.alerts.RunOutcome).
 
     ``full_refresh`` tags the run so the dbt assets rebuild incremental models whole; a pending
     request (an erasure's marker, dagster_project/full_refresh.py) is honoured too and is
-    cleared once such a run succeeded.
+    cleared once such a run succeeded. ``full_data_tests`` tags it so the windowed dbt tests
+    check whole tables.
     """
     home = _dagster_home()
     import dagster as dg
 
-    from dagster_project.full_refresh import FULL_REFRESH_TAG, clear_full_refresh, marker_path
+    from dagster_project.full_refresh import FULL_DATA_TESTS_TAG, FULL_REFRESH_TAG, clear_full_refresh, marker_path
 
     from dagster_project.definitions import build_defs
     from dagster_project.quality.alerts import outcome_of
@@ -84,7 +85,8 @@ def run_pipeline(job_name: str = "crm_cif_pipeline", full_refresh: bool = False)
         for run_id in release_dead_runs(instance):
             print(f"Run {run_id} was killed before it finished: marked failed, its warehouse slot released.", flush=True)
         result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        tags={FULL_REFRESH_TAG: "true"} if full_refresh else None,
+                                        tags={**({FULL_REFRESH_TAG: "true"} if full_refresh else {}),
+                                              **({FULL_DATA_TESTS_TAG: "true"} if full_data_tests else {})},
                                         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
     outcome = outcome_of(result, job_name)
     if pending and outcome.ok and job_name != "ingest_new_files":
@@ -112,7 +114,7 @@ def _tell_people(outcome, dagster_home: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    outcome = run_pipeline(args.job, full_refresh=args.full_refresh)
+    outcome = run_pipeline(args.job, full_refresh=args.full_refresh, full_data_tests=args.full_data_tests)
     if outcome.ok:
         from dagster_project.summary import warehouse_summary
 
@@ -340,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--full-refresh", action="store_true",
                      help="rebuild the incremental dbt models (staging) from the raw tables instead of adding "
                           "only the new batches: after a change to a model's rules or columns")
+    run.add_argument("--full-data-tests", action="store_true",
+                     help="dbt tests that check only the rows loaded since they last passed check whole "
+                          "tables (the daily schedule does this on Sundays)")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate the default world if none is landed, run everything, summarise")

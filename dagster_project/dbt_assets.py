@@ -19,7 +19,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
-from dagster_project.full_refresh import full_refresh_requested
+from dagster_project.full_refresh import full_data_tests_requested, full_refresh_requested
 from dagster_project.mart_previews import preview_markdown
 from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings
 
@@ -120,8 +120,11 @@ def _with_row_counts(events: list[Any], context: dg.AssetExecutionContext, duckd
             yield event
 
 
-def build_args(full_refresh: bool) -> list[str]:
+def build_args(full_refresh: bool, full_data_tests: bool = False) -> list[str]:
     """The dbt command of a pipeline step.
+
+    ``full_data_tests``: the windowed tests (unique_since_last_pass) check whole tables, not only
+    the rows loaded since they last passed (full_refresh.py says how a run asks).
 
     dbt unit tests check model logic on fixed inputs, not the day's data: they run in the test
     suite (tests/test_dbt_unit_tests.py), not in every pipeline run, as dbt advises for production.
@@ -132,6 +135,8 @@ def build_args(full_refresh: bool) -> list[str]:
         args += ["--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
+    if full_data_tests:
+        args += ["--vars", "{full_data_tests: true}"]
     return args
 
 
@@ -149,7 +154,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     full_refresh = full_refresh_requested(duckdb.database, context.run.tags)
     if full_refresh:
         context.log.info("dbt build --full-refresh: incremental models are rebuilt from the raw tables.")
-    args = build_args(full_refresh)
+    full_data_tests = full_data_tests_requested(context.run.tags)
+    if full_data_tests:
+        context.log.info("Full data tests: the windowed dbt tests check whole tables this run.")
+    args = build_args(full_refresh, full_data_tests)
     invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
     events = list(invocation.stream())
     yield from _with_row_counts(events, context, duckdb)

@@ -7,9 +7,9 @@ Two files per source under ``dbt/models/staging/<source>/``:
   them (``meta.dagster.asset_key``, read by dagster-dbt's default translator), so the dbt
   graph hangs off the ingest assets.
 - ``_<source>__models.yml``: the staging models of every entity with their column types and
-  the tests the registry implies (keys unique and not null, code columns within their
-  accepted values, product/branch/channel codes present in the seeds, raw rows reconciled
-  with accepted plus quarantined rows).
+  the tests the registry implies (keys unique, checked for the rows loaded since the test last
+  passed, and not null, code columns within their accepted values, product/branch/channel
+  codes present in the seeds, raw rows reconciled with accepted plus quarantined rows).
 
 The generated files are committed; ``tests/test_dbt_staging.py`` fails when they are stale.
 Regenerate with ``python -m dagster_project.dbt_sources_yml``.
@@ -129,7 +129,9 @@ def _accepted_column_tests(entity: Entity, column: Column) -> list[Any]:
     if column.name in entity.key:
         tests.append("not_null")
         if len(unique_key(entity)) == 1:
-            tests.append("unique")
+            # staged rows never change once accepted, so only keys loaded since the last pass can
+            # clash (dbt/tests/generic/unique_since_last_pass.sql)
+            tests.append("unique_since_last_pass")
     if column.accepted_values:
         tests.append(_test("accepted_values", values=list(column.accepted_values)))
     reference = seed_reference(column)

@@ -9,6 +9,7 @@ from dagster_project.analytics.audience_assets import AUDIENCE_ASSETS
 from dagster_project.analytics.clv_assets import CLV_ASSETS
 from dagster_project.analytics.segment_assets import SEGMENT_ASSETS
 from dagster_project.dbt_assets import dbt_analytics_mart_assets, dbt_mart_assets, dbt_resource, dbt_staging_assets
+from dagster_project.full_refresh import FULL_DATA_TESTS_TAG
 from dagster_project.identity.assets import party_identity
 from dagster_project.ingest.assets import build_ingest_assets
 from dagster_project.ingest.sensors import build_landing_sensor
@@ -37,8 +38,16 @@ downstream_job = dg.define_asset_job("build_warehouse", selection=dg.AssetSelect
                                      description="Rebuild staging, identity and marts from raw, and publish the serving copies.",
                                      executor_def=dg.in_process_executor)
 
-daily_schedule = dg.ScheduleDefinition(name="daily_warehouse_build", job=downstream_job, cron_schedule="0 6 * * *",
-                                       default_status=dg.DefaultScheduleStatus.RUNNING)
+FULL_DATA_TESTS_WEEKDAY = 6  # Sunday (Monday = 0)
+
+
+@dg.schedule(name="daily_warehouse_build", job=downstream_job, cron_schedule="0 6 * * *",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Every morning; on Sundays the windowed dbt tests check whole tables, not only the new rows."""
+    when = context.scheduled_execution_time
+    weekly = when is not None and when.weekday() == FULL_DATA_TESTS_WEEKDAY
+    return dg.RunRequest(tags={FULL_DATA_TESTS_TAG: "true"} if weekly else {})
 
 
 def build_defs() -> dg.Definitions:

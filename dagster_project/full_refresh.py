@@ -12,6 +12,11 @@ erasure scrubbed raw rows, a model's rules or columns changed. Three ways to ask
   before it touches raw and removed only once a run succeeded: an erasure with --no-rebuild,
   or whose rebuild crashed, still gets its full refresh on the next run, whoever starts it.
 
+A lighter request, for the data tests only: dbt tests that check only the rows loaded since they
+last passed (``unique_since_last_pass``) check whole tables when the run tag
+``crm_cif/full_data_tests=true`` (`crm-cif run --full-data-tests`; the daily schedule sets it on
+Sundays) or ``CRM_CIF_FULL_DATA_TESTS=1`` asks for it; a full refresh checks whole tables anyway.
+
 Kept free of Dagster and dbt imports, so the erasure code can use it cheaply.
 """
 
@@ -21,6 +26,8 @@ from pathlib import Path
 
 FULL_REFRESH_ENV = "CRM_CIF_FULL_REFRESH"
 FULL_REFRESH_TAG = "crm_cif/full_refresh"
+FULL_DATA_TESTS_ENV = "CRM_CIF_FULL_DATA_TESTS"
+FULL_DATA_TESTS_TAG = "crm_cif/full_data_tests"
 _TRUE = {"1", "true", "yes"}
 
 
@@ -38,10 +45,16 @@ def clear_full_refresh(warehouse: Path | str) -> None:
     marker_path(warehouse).unlink(missing_ok=True)
 
 
+def _asks(env: str, tag: str, run_tags: Mapping[str, str] | None) -> bool:
+    return (os.environ.get(env, "").strip().lower() in _TRUE
+            or (run_tags or {}).get(tag, "").strip().lower() in _TRUE)
+
+
+def full_data_tests_requested(run_tags: Mapping[str, str] | None = None) -> bool:
+    """True when the run tag or the environment asks the windowed dbt tests to check whole tables."""
+    return _asks(FULL_DATA_TESTS_ENV, FULL_DATA_TESTS_TAG, run_tags)
+
+
 def full_refresh_requested(warehouse: Path | str, run_tags: Mapping[str, str] | None = None) -> bool:
     """True when the run tag, the environment or a pending marker asks for a full refresh."""
-    if os.environ.get(FULL_REFRESH_ENV, "").strip().lower() in _TRUE:
-        return True
-    if (run_tags or {}).get(FULL_REFRESH_TAG, "").strip().lower() in _TRUE:
-        return True
-    return marker_path(warehouse).exists()
+    return _asks(FULL_REFRESH_ENV, FULL_REFRESH_TAG, run_tags) or marker_path(warehouse).exists()

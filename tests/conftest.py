@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +23,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     _WORKER = os.environ["PYTEST_XDIST_WORKER"]
     os.environ["CRM_CIF_DBT_RUNS_DIR"] = str(DBT_PROJECT_DIR / "target" / f"runs_{_WORKER}")
     os.environ["CRM_CIF_DATA_DIR"] = tempfile.mkdtemp(prefix=f"crm_cif_tests_{_WORKER}_")
+    atexit.register(shutil.rmtree, os.environ["CRM_CIF_DATA_DIR"], ignore_errors=True)  # the worker's, gone with it
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -53,3 +53,13 @@ def test_the_model_adds_links_the_exact_rules_miss(built_world):
     assert set(rules) <= {"exact", "model", "singleton"}
     assert untrained == 0
     assert {"first_name", "surname", "date_of_birth", "email", "phone", "postcode"} <= comparisons
+
+
+def test_each_identifier_maps_to_one_party(built_world):
+    """party_identifiers is unique on (id_type, id_value): the incremental facts' joins on it must not fan
+    out, which their windowed uniqueness tests (unique_since_last_pass) rely on."""
+    with duckdb.connect(str(built_world.warehouse), read_only=True) as con:
+        rows, distinct = con.execute("select count(*), count(distinct (id_type, id_value)) "
+                                     "from integration.party_identifiers").fetchall()[0]
+    assert rows > 10_000
+    assert rows == distinct

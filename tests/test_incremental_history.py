@@ -1,11 +1,12 @@
 """Incremental golden record and history: a daily run recomputes only the parties that can have changed.
 
 Hand-made branch customers in a throwaway warehouse and a hand-written ``integration.party_xref``.
-Run 1 builds ``history.hist_party_golden_attributes`` and ``integration.int_party_golden`` for three
-parties. Then Ada moves (a new version), Bola's record is merged into Ada's party (identity re-ran:
-party PB is gone) and Chidi is untouched. Before the incremental run Chidi's rows are marked by
-hand: the marks survive, so his rows were not recomputed, while every other row equals
-``--full-refresh`` on the same inputs.
+Run 1 builds ``history.hist_party_golden_attributes``, ``integration.int_party_golden`` and
+``history.hist_party_golden`` for three parties. Then Ada moves (a new version), Bola's record is
+merged into Ada's party (identity re-ran: party PB is gone) and Chidi is untouched. Before the
+incremental run Chidi's rows are marked by hand: the marks survive, so his rows were not
+recomputed, while every other row equals ``--full-refresh`` on the same inputs. Last, only
+Chidi's household periods change (someone else moved): hist_party_golden recomputes him alone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from tests.test_dbt_staging import branch_customer, create_raw_tables, insert_ra
 T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 4, 6, 0)
 MODEL = "hist_party_golden_attributes"
 GOLDEN = "int_party_golden"
-MODELS = ("int_party_record_versions", "int_party_records", GOLDEN, MODEL)
+SCD2 = "hist_party_golden"
+MODELS = ("int_party_record_versions", "int_party_records", GOLDEN, MODEL, "int_party_seniority",
+          "hist_household_members", SCD2)
 MARK = "marked by the test"
 
 
@@ -36,6 +39,17 @@ def history(warehouse: Path) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(f"select party_id, first_name, last_name, city, valid_from, valid_to "
                            f"from history.{MODEL} order by party_id, valid_from").fetchall()
+
+
+def scd2(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(f"select party_id, city, household_id, valid_from, valid_to, loaded_at "
+                           f"from history.{SCD2} order by party_id, valid_from").fetchall()
+
+
+def mark_chidi(con: duckdb.DuckDBPyConnection) -> None:
+    for table in (f"history.{MODEL}", f"integration.{GOLDEN}", f"history.{SCD2}"):
+        con.execute(f"update {table} set city = '{MARK}' where party_id = 'PC'")
 
 
 def versions(warehouse: Path) -> list[tuple]:
@@ -69,17 +83,17 @@ def builds(tmp_path_factory) -> dict:
     run_dbt(warehouse, work, "seed")
     run_dbt(warehouse, work, "build", "--select", "staging")
     run_dbt(warehouse, work, "run", "--select", *MODELS)
-    first, first_golden = history(warehouse), golden(warehouse)
+    first, first_golden, first_scd2 = history(warehouse), golden(warehouse), scd2(warehouse)
 
     with duckdb.connect(str(warehouse)) as con:
         insert_raw(con, "branch", "customers", [branch_customer("AC1", "10/01/2025 09:00", city="Abuja")], T1, "b2")
         set_xref(con, [("branch:customers:AC1", "PA"), ("branch:customers:AC2", "PA"),  # PB merged into PA
                        ("branch:customers:AC3", "PC")])
-        con.execute(f"update history.{MODEL} set city = '{MARK}' where party_id = 'PC'")
-        con.execute(f"update integration.{GOLDEN} set city = '{MARK}' where party_id = 'PC'")
+        mark_chidi(con)
     run_dbt(warehouse, work, "build", "--select", "staging")
     run_dbt(warehouse, work, "run", "--select", *MODELS)
-    incremental, incremental_golden = history(warehouse), golden(warehouse)
+    incremental, incremental_golden, incremental_scd2 = history(warehouse), golden(warehouse), scd2(warehouse)
+    scd2_sql = next((work / "target" / "run").rglob(f"{SCD2}.sql")).read_text()
     incremental_versions = versions(warehouse)
     versions_sql = (next((work / "target" / "run").rglob("int_party_record_versions.sql")).read_text()
                     + next(p for p in (work / "target" / "compiled").rglob("int_party_record_versions.sql")
@@ -91,16 +105,25 @@ def builds(tmp_path_factory) -> dict:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         mapping = con.execute(f"select record_id, party_id from integration.{MODEL}__party_records "
                               "order by record_id").fetchall()
-    run_dbt(warehouse, work, "run", "--select", "int_party_record_versions", MODEL, GOLDEN, "--full-refresh")
+    run_dbt(warehouse, work, "run", "--select", *MODELS, "--full-refresh")
     full, full_golden, full_versions = history(warehouse), golden(warehouse), versions(warehouse)
+    full_scd2 = scd2(warehouse)
     # a survivorship input changes (here a trust rank): every party is recomputed, marks and all
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(f"update history.{MODEL} set city = '{MARK}' where party_id = 'PC'")
-        con.execute(f"update integration.{GOLDEN} set city = '{MARK}' where party_id = 'PC'")
+        mark_chidi(con)
         con.execute("update reference.source_trust set trust_rank = trust_rank + 100 where source_system = 'branch'")
     run_dbt(warehouse, work, "run", "--select", *MODELS)
-    after_rules = {"history": history(warehouse), "golden": golden(warehouse), "versions": versions(warehouse)}
-    return {"first": first, "incremental": incremental, "full": full, "executed": executed,
+    after_rules = {"history": history(warehouse), "golden": golden(warehouse), "versions": versions(warehouse),
+                   "scd2": scd2(warehouse)}
+    # only Chidi's household periods change (as when someone else moves in); Ada's rows are marked
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"update history.{SCD2} set city = '{MARK}' where party_id = 'PA'")
+        con.execute("update history.hist_household_members set household_id = 'HX' where party_id = 'PC'")
+    run_dbt(warehouse, work, "run", "--select", SCD2)
+    after_households = scd2(warehouse)
+    return {"first_scd2": first_scd2, "incremental_scd2": incremental_scd2, "full_scd2": full_scd2,
+            "scd2_sql": scd2_sql, "after_households": after_households,
+            "first": first, "incremental": incremental, "full": full, "executed": executed,
             "mapping": mapping, "first_golden": first_golden, "incremental_golden": incremental_golden,
             "full_golden": full_golden, "golden_sql": golden_sql, "after_rules": after_rules,
             "incremental_versions": incremental_versions, "full_versions": full_versions,
@@ -155,6 +178,25 @@ def test_a_changed_survivorship_seed_recomputes_every_party(builds):
     assert {r[5] for r in builds["after_rules"]["versions"]} == {101}
     assert builds["after_rules"]["history"] == builds["full"]
     assert builds["after_rules"]["golden"] == builds["full_golden"]
+    assert builds["after_rules"]["scd2"] == builds["full_scd2"]
+
+
+def test_golden_scd2_is_incremental_by_party(builds):
+    assert [(r[0], r[1], r[4]) for r in builds["first_scd2"]] == [("PA", "Lagos", None), ("PB", "Ibadan", None),
+                                                                   ("PC", "Enugu", None)]
+    assert "delete from" in builds["scd2_sql"] and "insert into" in builds["scd2_sql"]
+    assert [r[1] for r in builds["incremental_scd2"] if r[0] == "PC"] == [MARK]
+    assert [r for r in builds["incremental_scd2"] if r[0] != "PC"] == [
+        r for r in builds["full_scd2"] if r[0] != "PC"]
+    assert [(r[1], r[4]) for r in builds["incremental_scd2"] if r[0] == "PA"] == [
+        ("Lagos", datetime(2025, 1, 10, 9, 0)), ("Abuja", None)]
+
+
+def test_golden_scd2_recomputes_a_party_whose_household_alone_changed(builds):
+    after = builds["after_households"]
+    assert {r[2] for r in after if r[0] == "PC"} == {"HX"}
+    assert [r[1] for r in after if r[0] == "PC"] == ["Enugu"]  # recomputed from its attribute periods
+    assert {r[1] for r in after if r[0] == "PA"} == {MARK}  # untouched: not recomputed
 
 
 def test_record_versions_are_incremental_by_record_and_equal_a_full_refresh(builds):

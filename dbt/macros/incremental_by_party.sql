@@ -97,3 +97,21 @@
 {% macro save_party_records(xref) -%}
     {{ save_applied_mapping(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
 {%- endmacro %}
+
+
+{#- Parties whose household periods (`households`: hist_household_members) differ from those the
+    model was last built with: a household changes when someone else moves in or out, without a
+    version of the party's own. The kept copy goes to `kept_schema` (integration): history is served. -#}
+{% macro parties_with_changed_households(households, kept_schema) -%}
+    select party_id from (
+        {{ changed_mapping_rows(households, ['party_id', 'valid_from', 'valid_to', 'household_id'], 'household_periods',
+                                key=['party_id', 'valid_from'], schema=kept_schema) }}
+    ) as moved
+{%- endmacro %}
+
+
+{#- Post-hook: keep the household periods this build used. -#}
+{% macro save_household_periods(households, kept_schema) -%}
+    {{ save_applied_mapping(households, ['party_id', 'valid_from', 'valid_to', 'household_id'], 'household_periods',
+                            schema=kept_schema) }}
+{%- endmacro %}

@@ -9,17 +9,50 @@
     int_household_members. loaded_at: when the warehouse learned the versions that make up
     the row (not the period's start: a late version has a loaded_at long after its valid_from).
     As of a date: macro as_of.
+
+    Incremental by party (macros/incremental_by_party.sql): a party's rows come from its own
+    attribute periods and household periods only, so a daily run recomputes the parties whose
+    attribute periods can have changed (a version loaded since, a record moved, a survivorship
+    input changed: the same rule as hist_party_golden_attributes, with this model's own kept
+    mappings and watermark) or whose household periods differ from those it was last built
+    with, and replaces their rows (15 s -> the changed parties' share at a million people).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='party_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_vanished_parties(source('integration', 'party_xref')) }}",
+    post_hook=["{{ save_party_records(source('integration', 'party_xref')) }}",
+               "{{ save_survivorship_inputs() }}",
+               "{{ save_household_periods(ref('hist_household_members'), source('integration', 'party_xref').schema) }}"],
+) }}
 {%- set attributes = crm_cif.golden_attributes() -%}
 
 with
+-- depends_on: {{ ref('source_trust') }}, {{ ref('survivorship_rules') }} (survivorship inputs, see save_survivorship_inputs)
+-- depends_on: {{ ref('int_party_record_versions') }}, {{ source('integration', 'party_xref') }} (changed parties)
 
+{% if is_incremental() -%}
+changed_parties as (
+    {{ changed_party_ids(ref('int_party_record_versions'), source('integration', 'party_xref'), fact_watermark()) }}
+    union
+    {{ parties_with_changed_households(ref('hist_household_members'), source('integration', 'party_xref').schema) }}
+),
+
+{% endif -%}
 golden as (
     select * from {{ ref('hist_party_golden_attributes') }}
+    {%- if is_incremental() %}
+    where party_id in (select party_id from changed_parties)
+    {%- endif %}
 ),
 
 households as (
     select * from {{ ref('hist_household_members') }}
+    {%- if is_incremental() %}
+    where party_id in (select party_id from changed_parties)
+    {%- endif %}
 ),
 
 points as (
