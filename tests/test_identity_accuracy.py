@@ -56,8 +56,8 @@ def test_the_model_adds_links_the_exact_rules_miss(built_world):
 
 
 def test_each_identifier_maps_to_one_party(built_world):
-    """party_identifiers is unique on (id_type, id_value): the incremental facts' joins on it must not fan
-    out, which their windowed uniqueness tests (unique_since_last_pass) rely on."""
+    """party_identifiers is unique on (id_type, id_value): the facts join every touchpoint to it and must not
+    fan out."""
     with duckdb.connect(str(built_world.warehouse), read_only=True) as con:
         rows, distinct = con.execute("select count(*), count(distinct (id_type, id_value)) "
                                      "from integration.party_identifiers").fetchall()[0]

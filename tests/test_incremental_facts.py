@@ -45,7 +45,14 @@ def set_identifiers(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, s
 
 def facts(warehouse: Path) -> dict[str, list[tuple]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return {f: con.execute(f"select * from marts.{f} order by {KEYS[f]}").fetchall() for f in FACTS}
+        return {f: con.execute(f"select * exclude (refreshed_at) from marts.{f} order by {KEYS[f]}").fetchall()
+                for f in FACTS}
+
+
+def refreshed(warehouse: Path) -> dict[str, datetime]:
+    """interaction_id -> refreshed_at: when the warehouse last wrote each interaction."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return dict(con.execute("select interaction_id, refreshed_at from marts.fct_interactions").fetchall())
 
 
 def party_of(rows: list[tuple], key: str) -> str | None:
@@ -74,7 +81,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     run_dbt(warehouse, work, "seed")
     run_dbt(warehouse, work, "build", "--select", "staging")
     run_dbt(warehouse, work, "run", "--select", *FACTS)
-    first = facts(warehouse)
+    first, first_refreshed = facts(warehouse), refreshed(warehouse)
 
     with duckdb.connect(str(warehouse)) as con:
         insert_raw(con, "branch", "visits", [visit("BV3", "AC0001", "03/01/2025 10:00")], T1, "b2")
@@ -84,11 +91,12 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
                               ("account_number", "AC0009", "PE"), ("phone", PHONE, "PD")])
     run_dbt(warehouse, work, "build", "--select", "staging")
     run_dbt(warehouse, work, "run", "--select", *FACTS)
-    incremental = facts(warehouse)
+    incremental, incremental_refreshed = facts(warehouse), refreshed(warehouse)
     executed = {f: next((work / "target" / "run").rglob(f"{f}.sql")).read_text()
                 + next((work / "target" / "compiled").rglob(f"{f}.sql")).read_text() for f in FACTS}
     run_dbt(warehouse, work, "run", "--select", *FACTS, "--full-refresh")
-    return {"first": first, "incremental": incremental, "full": facts(warehouse), "executed": executed}
+    return {"first": first, "incremental": incremental, "full": facts(warehouse), "executed": executed,
+            "refreshed": (first_refreshed, incremental_refreshed)}
 
 
 def test_first_build_maps_parties_with_fallback(builds):
@@ -124,3 +132,15 @@ def test_incremental_run_applies_new_rows_versions_and_identity_changes(builds):
     assert (cs1[0], cs1[1], cs1[12], cs1[-1]) == ("CS1", None, "closed", T1)  # the new version, loaded at T1
     interaction_cs1 = next(r for r in rows if r[0] == "service:cases:CS1")
     assert interaction_cs1[7] == "closed"  # outcome of the current version
+
+
+def test_refreshed_at_marks_the_rows_each_run_wrote(builds):
+    """New and re-derived rows carry the second run's time; a row nothing touched keeps the first run's."""
+    first, second = builds["refreshed"]
+    assert len(set(first.values())) == 1  # one value per run
+    (first_run,) = set(first.values())
+    written = {key for key, at in second.items() if at > first_run}
+    assert {key for key, at in second.items() if at == first_run} == {"branch:visits:BV1"}
+    # BV3 new, BV2 moved party, CL1 fell from the phone to its account, CS1 new version and lost its party
+    assert written == {"branch:visits:BV2", "branch:visits:BV3", "callcentre:calls:CL1", "service:cases:CS1"}
+    assert len({second[key] for key in written}) == 1

@@ -147,11 +147,11 @@ def test_checks_pass_on_the_built_world(built_world):
 
 def test_windowed_dbt_tests_recorded_their_passes_in_the_pipeline_run(built_world):
     """The built world's runs went through Dagster's dbt steps: each windowed uniqueness test that passed
-    recorded the newest load time of its table (on-run-end hook), the window its next run starts from."""
+    recorded the newest write time of its table (on-run-end hook), the window its next run starts from."""
     facts = {"fct_interactions": "interaction_id", "fct_transactions": "transaction_id", "fct_service_cases": "case_id"}
     with duckdb.connect(str(built_world.warehouse), read_only=True) as con:
         recorded = dict(con.execute("select test_key, passed_through from main.dbt_test_watermarks").fetchall())
-        newest = {f"marts.{fact}.{key}": con.execute(f"select max(loaded_at) from marts.{fact}").fetchall()[0][0]
+        newest = {f"marts.{fact}.{key}": con.execute(f"select max(refreshed_at) from marts.{fact}").fetchall()[0][0]
                   for fact, key in facts.items()}
         newest["staging.stg_mobile__events.event_id"] = con.execute(
             "select max(_loaded_at) from staging.stg_mobile__events").fetchall()[0][0]

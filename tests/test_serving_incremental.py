@@ -1,6 +1,7 @@
 """A daily publish rewrites only changed tables; the copies equal a full publish, table by table."""
 
 import json
+from datetime import datetime
 
 import duckdb
 import pytest
@@ -251,3 +252,64 @@ def test_a_shared_plan_that_does_not_fit_the_second_copy_falls_back_to_a_rewrite
 def _fingerprints(path):
     with duckdb.connect(str(path), read_only=True) as con:
         return copy_fingerprints(con)
+
+
+KEYED = {("marts", "fct_events"): "event_id"}
+T1, T2 = "2025-01-03 06:00:00", "2025-01-04 06:00:00"
+
+
+def _events(warehouse):
+    """An incremental fact in miniature: 1,000 events written by one run at T1."""
+    _change(warehouse, "create table marts.fct_events as select 'e' || i as event_id, i % 7 as value, "
+                       f"timestamp '{T1}' as refreshed_at from range(1000) as t(i)")
+
+
+def _next_run(warehouse, extra_sql=""):
+    """A later run at T2 re-derives e1..e3 (e2 gets a new value) and adds e1000, e1001, as delete+insert does."""
+    _change(warehouse, "delete from marts.fct_events where event_id in ('e1', 'e2', 'e3'); "
+                       "insert into marts.fct_events values "
+                       f"('e1', 1, timestamp '{T2}'), ('e2', 99, timestamp '{T2}'), ('e3', 3, timestamp '{T2}'), "
+                       f"('e1000', 5, timestamp '{T2}'), ('e1001', 6, timestamp '{T2}');" + extra_sql)
+
+
+@pytest.mark.parametrize("level", ["analyst", "restricted"])
+def test_a_refreshed_fact_is_patched_from_the_rows_written_since(tmp_path, warehouse, classification, level):
+    _events(warehouse)
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, level, classification, keyed=KEYED)
+    _next_run(warehouse)
+    report = _publish(warehouse, daily, level, classification, keyed=KEYED)
+    assert report.patched_by_key == ["marts.fct_events"] and report.patched == ["marts.fct_events"]
+    assert report.tables["marts.fct_events"] == 1002
+    _publish(warehouse, full, level, classification, incremental=False)
+    assert _content(daily) == _content(full)
+    assert ("e2", 99, datetime.fromisoformat(T2)) in _content(daily)["marts.fct_events"][1]
+    # nothing written since: carried over, and the kept sum still fits the next keyed patch
+    assert _publish(warehouse, daily, level, classification, keyed=KEYED).carried_over.count("marts.fct_events") == 1
+    _change(warehouse, "insert into marts.fct_events values ('e1002', 1, timestamp '2025-01-05 06:00:00')")
+    assert _publish(warehouse, daily, level, classification, keyed=KEYED).patched_by_key == ["marts.fct_events"]
+    _publish(warehouse, full, level, classification, incremental=False)
+    assert _content(daily) == _content(full)
+
+
+def test_a_row_changed_without_a_new_refreshed_at_is_caught_and_patched_row_by_row(tmp_path, warehouse,
+                                                                                    classification):
+    _events(warehouse)
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "analyst", classification, keyed=KEYED)
+    _next_run(warehouse, "update marts.fct_events set value = 42 where event_id = 'e10'")  # refreshed_at kept
+    report = _publish(warehouse, daily, "analyst", classification, keyed=KEYED)
+    # the keyed patch's hash sums disagree with the warehouse: the row-by-row patch compares everything
+    assert report.patched == ["marts.fct_events"] and report.patched_by_key == []
+    _publish(warehouse, full, "analyst", classification, incremental=False)
+    assert _content(daily) == _content(full)
+    assert ("e10", 42, datetime.fromisoformat(T1)) in _content(daily)["marts.fct_events"][1]
+
+
+def test_the_facts_are_the_keyed_tables_of_the_dbt_project():
+    from dagster_project.dbt_assets import dbt_project
+    from dagster_project.serving.keyed_patch import keyed_tables
+
+    assert keyed_tables(dbt_project.manifest_path) == {("marts", "fct_interactions"): "interaction_id",
+                                                       ("marts", "fct_transactions"): "transaction_id",
+                                                       ("marts", "fct_service_cases"): "case_id"}

@@ -26,6 +26,7 @@ LOAD_TIME_COLUMNS = frozenset({
     "_loaded_at",   # raw/staging lineage: when the line was loaded
     "_batch_id",    # raw/staging lineage: the loading run's id
     "loaded_at",    # raw.file_ledger, raw.rejects, history.*: load time kept beside business time
+    "refreshed_at",  # the incremental facts: when the warehouse last wrote the row
     "batch_id",     # raw.file_ledger, raw.rejects: the loading run's id
 })
 LOAD_TIME_SUFFIXES = ("_loaded_at",)  # e.g. a history model's delivery_loaded_at

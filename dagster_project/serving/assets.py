@@ -11,6 +11,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from dagster_project.serving.classification import SERVING_SCHEMAS, load_classification
+from dagster_project.serving.keyed_patch import keyed_tables
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.policy import load_policy
 from dagster_project.serving.publish import PublishReport, publish_copy
@@ -46,9 +47,12 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
     if level == "analyst" and settings.pseudonym_salt == DEFAULT_PSEUDONYM_SALT:
         context.log.warning("Pseudonyms use the sample world's default salt; set CRM_CIF_PSEUDONYM_SALT for real data.")
     policy = load_policy()[level]
+    from dagster_project.dbt_assets import dbt_project  # parsed at import, as for the classification
+
     with duckdb.get_connection() as con:
         report = publish_copy(con, COPY_PATHS[level](settings), policy, load_classification(),
-                              settings.pseudonym_salt, shared=_PER_RUN.for_run(context.run_id))
+                              settings.pseudonym_salt, shared=_PER_RUN.for_run(context.run_id),
+                              keyed=keyed_tables(dbt_project.manifest_path))
     if report.unclassified_dropped:
         context.log.warning(f"Personal-looking columns nobody classified, left out of the {level} copy: "
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "
@@ -56,7 +60,7 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
     slowest = ", ".join(f"{table} {seconds} s" for table, seconds in report.slowest())
     context.log.info(f"{level} copy: {len(report.tables)} tables ({len(report.rewritten)} rewritten, of which "
                      f"{len(report.patched)} patched row by row, {len(report.patched_from_shared)} of them with "
-                     f"the other copy's comparison; {len(report.carried_over)} unchanged and carried over), "
+                     f"the other copy's comparison, {len(report.patched_by_key)} from the rows written since; {len(report.carried_over)} unchanged and carried over), "
                      f"{report.bytes:,} bytes in {report.seconds} s; slowest: {slowest}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": dg.MetadataValue.int(sum(report.tables.values())),  # all tables together
@@ -69,6 +73,7 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         "carried_over": dg.MetadataValue.json(report.carried_over),
         "patched": dg.MetadataValue.json(report.patched),
         "patched_from_shared": dg.MetadataValue.json(report.patched_from_shared),
+        "patched_by_key": dg.MetadataValue.json(report.patched_by_key),
         "table_seconds": dg.MetadataValue.json(report.table_seconds),
         "personal_columns": dg.MetadataValue.md(_actions_markdown(report)),
         "unclassified_dropped": dg.MetadataValue.json(report.unclassified_dropped),

@@ -6,7 +6,9 @@ policy or salt change republishes), the source columns with their types, the row
 of the 64-bit hashes of every row (``sum(hash(c1, c2, ...))``, order-free, so a dbt rebuild that
 writes the same rows in another order counts as unchanged; a duplicate row changes the sum, unlike
 a xor). Two different tables share it only on a 64-bit hash-sum collision. Stored per copy in
-``_publish.table_fingerprints`` (not a served schema: no analyst table, no Parquet file).
+``_publish.table_fingerprints`` (not a served schema: no analyst table, no Parquet file), with,
+for a table published as it is, the warehouse's row-hash sum (``row_hash_sum``): the sum of the
+copy's rows, which the keyed patch checks itself against (keyed_patch.py).
 
 The warehouse side (``source_summary``: columns, row count, hash sum) does not depend on the access
 level; both copies of a run share it (run_shared.py).
@@ -34,6 +36,12 @@ def source_summary(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, ta
     return "\n".join([*(f"{c} {t}" for c, t in columns), "--", f"{rows} {hash_sum}"])
 
 
+def summary_totals(summary: str) -> tuple[int, int]:
+    """(row count, row-hash sum) of a source summary."""
+    rows, hash_sum = summary.rsplit("\n", 1)[1].split(" ")
+    return int(rows), int(hash_sum)
+
+
 def table_fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, plan,
                       summaries: dict[tuple[str, str, str], str] | None = None) -> str:
     """Fingerprint of ``catalog.plan.schema.plan.table`` under ``plan`` (a publish.TablePlan).
@@ -58,6 +66,16 @@ def previous_fingerprints(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[
     except duckdb.Error:
         return {}
     return {f"{schema}.{table}": fingerprint for schema, table, fingerprint in rows}
+
+
+def previous_hash_sums(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
+    """schema.table -> row-hash sum of the copy's table as published, where it was kept (keyed_patch.py)."""
+    try:
+        rows = con.execute(f"select table_schema, table_name, row_hash_sum from "
+                           f"{quote(catalog)}.{METADATA_SCHEMA}.{FINGERPRINTS} where row_hash_sum is not null").fetchall()
+    except duckdb.Error:
+        return {}  # a copy from before the sums were kept
+    return {f"{schema}.{table}": int(hash_sum) for schema, table, hash_sum in rows}
 
 
 def copy_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

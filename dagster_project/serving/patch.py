@@ -41,7 +41,7 @@ class PatchPlan:
     inserted_rows: pa.Table    # column _publish_rid (warehouse rowids) or, for a view, h
 
 
-def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
+def table_columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
     return con.execute("select column_name, data_type from information_schema.columns where table_catalog = ? "
                        "and table_schema = ? and table_name = ? order by ordinal_position",
                        [catalog, schema, table]).fetchall()
@@ -61,7 +61,7 @@ def patch_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str,
     source = f"{quote(source_catalog)}.{quote(schema)}.{quote(table)}"
     published = f"select {', '.join(select_list)} from {source}"
     wanted = [(name, sql_type) for name, sql_type, *_ in con.execute(f"describe {published}").fetchall()]
-    if wanted != _columns(con, alias, schema, table):
+    if wanted != table_columns(con, alias, schema, table):
         return None  # a column came, went or changed type: the table's shape is new
     target = f"{quote(alias)}.{quote(schema)}.{quote(table)}"
     row_hash = f"hash({', '.join(quote(name) for name, _ in wanted)})"

@@ -29,15 +29,17 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
+from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, previous_fingerprints,
+                                                 previous_hash_sums, summary_totals, table_fingerprint)
+from dagster_project.serving.keyed_patch import patch_by_key
 from dagster_project.serving.patch import patch_table
-from dagster_project.serving.fingerprint import FINGERPRINTS, METADATA_SCHEMA, previous_fingerprints, table_fingerprint
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, quote
 from dagster_project.serving.run_shared import RunShared
 from dagster_project.warehouse import STORAGE_VERSION
@@ -70,6 +72,7 @@ class PublishReport:
     rewritten: list[str] = field(default_factory=list)     # schema.table read from the warehouse again
     patched: list[str] = field(default_factory=list)       # of those, brought up to date row by row
     patched_from_shared: list[str] = field(default_factory=list)  # of those, with the other copy's plan
+    patched_by_key: list[str] = field(default_factory=list)  # of those, from the rows written since (keyed_patch.py)
     compacted: bool = False                                # the patched file was rewritten to drop free blocks
     table_seconds: dict[str, float] = field(default_factory=dict)  # schema.table -> fingerprint + publish time
 
@@ -140,8 +143,13 @@ def copy_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, 
     return con.execute(f"select count(*) from {source}").fetchall()[0][0]
 
 
-def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int]) -> None:
-    """Open the finished file as a reader would, and check tables, row counts and tokens."""
+def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int], written: Iterable[str] | None = None) -> None:
+    """Open the finished file as a reader would, and check tables, row counts and tokens.
+
+    ``written``: schema.table of the tables written by this publish (None: all); only their tokens
+    are checked again, the others are the previous copy's tables, byte for byte, checked then.
+    """
+    check_tokens = None if written is None else set(written)
     with duckdb.connect(str(path), read_only=True) as copy:
         found = set(serving_tables(copy, {p.schema for p in plans}))
         expected = {(p.schema, p.table) for p in plans}
@@ -153,6 +161,8 @@ def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int]) -> No
             if count != rows[f"{plan.schema}.{plan.table}"]:
                 raise PublishError(f"{plan.schema}.{plan.table}: {count} rows in the copy, "
                                    f"{rows[f'{plan.schema}.{plan.table}']} in the warehouse")
+            if check_tokens is not None and f"{plan.schema}.{plan.table}" not in check_tokens:
+                continue  # carried over: checked when it was written
             for column in plan.pseudonymised:
                 bad = copy.execute(f"select count(*) from {name} where {quote(column)} is not null "
                                    f"and not regexp_full_match({quote(column)}, '{TOKEN_PATTERN[1:-1]}')").fetchall()[0][0]
@@ -162,12 +172,14 @@ def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int]) -> No
 
 def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPolicy, classification: Classification,
                  salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True,
-                 shared: RunShared | None = None) -> PublishReport:
+                 shared: RunShared | None = None, keyed: Mapping[tuple[str, str], str] | None = None) -> PublishReport:
     """Write the serving copy for one access level to a temporary file, check it, swap it in.
 
     With ``incremental`` (default) the temporary file starts as a byte copy of the previous copy:
     unchanged tables stay as they are, changed ones are patched row by row (patch.py) or rewritten.
     ``shared``: what the other copy of this run already computed (fingerprint summaries, patch plans).
+    ``keyed``: (schema, table) -> key of the tables that can be patched from the rows written since
+    (keyed_patch.keyed_tables).
     """
     started = time.monotonic()
     target = Path(target)
@@ -180,7 +192,7 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     try:
         tables = serving_tables(con, schemas)
         plans = [plan_table(con, schema, table, classification, policy, salt) for schema, table in tables]
-        old = _start_from_previous(con, target, tmp, alias) if incremental else {}
+        old, old_sums = _start_from_previous(con, target, tmp, alias) if incremental else ({}, {})
         if not old:
             _remove(tmp)
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} "
@@ -192,16 +204,19 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         for schema, table in sorted(existing - {(p.schema, p.table) for p in plans}):
             con.execute(f"drop table {quote(alias)}.{quote(schema)}.{quote(table)}")  # gone from the warehouse
         con.execute(f"create or replace table {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} "
-                    "(table_schema varchar, table_name varchar, fingerprint varchar)")
+                    "(table_schema varchar, table_name varchar, fingerprint varchar, row_hash_sum varchar)")
+        summaries = shared.summaries if shared else {}
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
             table_started = time.monotonic()
-            fingerprint = table_fingerprint(con, source_catalog, plan, shared.summaries if shared else None)
+            fingerprint = table_fingerprint(con, source_catalog, plan, summaries)
+            totals = summary_totals(summaries[(source_catalog, plan.schema, plan.table)])
+            by_key = _KeyedPatch((keyed or {}).get((plan.schema, plan.table)), old_sums.get(key), *totals)
             report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
                                                 (plan.schema, plan.table) in existing, old.get(key), fingerprint,
-                                                shared.patches if shared else None)
-            con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?)",
-                        [plan.schema, plan.table, fingerprint])
+                                                shared.patches if shared else None, by_key)
+            con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?)",
+                        [plan.schema, plan.table, fingerprint, str(totals[1]) if _as_it_is(con, plan) else None])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
             report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
             report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
@@ -209,7 +224,7 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         report.compacted = bool(old) and _compact_if_bloated(con, alias, tmp)
         con.execute(f"detach {quote(alias)}")
         attached = False
-        sanity_check(tmp, plans, report.tables)
+        sanity_check(tmp, plans, report.tables, report.rewritten if old else None)
         _fsync(tmp)
         # a stale write-ahead log beside the target would be replayed onto the new file
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
@@ -227,24 +242,42 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     return report
 
 
-def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path, alias: str) -> dict[str, str]:
-    """Copy the previous copy's bytes to ``tmp``; its fingerprints ({} = none usable: start empty)."""
+def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path,
+                         alias: str) -> tuple[dict[str, str], dict[str, int]]:
+    """Copy the previous copy's bytes to ``tmp``; its fingerprints ({} = none usable: start empty) and kept hash sums."""
     if not target.exists():
-        return {}
+        return {}, {}
     shutil.copyfile(target, tmp)
     try:
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} (read_only)")
     except duckdb.Error:
-        return {}  # an unreadable previous copy: publish everything into a new file
+        return {}, {}  # an unreadable previous copy: publish everything into a new file
     try:
-        return previous_fingerprints(con, alias)
+        return previous_fingerprints(con, alias), previous_hash_sums(con, alias)
     finally:
         con.execute(f"detach {quote(alias)}")
 
 
+@dataclass(frozen=True)
+class _KeyedPatch:
+    """What patching one table by key needs (keyed_patch.py); ``key`` None = not a keyed table."""
+    key: str | None
+    copy_hash_sum: int | None
+    source_rows: int
+    source_hash_sum: int
+
+
+def _as_it_is(con: duckdb.DuckDBPyConnection, plan: TablePlan) -> bool:
+    """The level publishes every column of the table unchanged (so the copy's hash sum is the warehouse's)."""
+    columns = con.execute("select column_name from information_schema.columns where table_catalog = current_database() "
+                          "and table_schema = ? and table_name = ? order by ordinal_position",
+                          [plan.schema, plan.table]).fetchall()
+    return list(plan.select_list) == [quote(name) for name, in columns]
+
+
 def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan,
                    report: PublishReport, exists: bool, old_fingerprint: str | None, fingerprint: str,
-                   shared_patches: dict | None) -> int:
+                   shared_patches: dict | None, by_key: _KeyedPatch) -> int:
     """Carry over, patch or rewrite one table of the copy; returns its rows."""
     key = f"{plan.schema}.{plan.table}"
     name = f"{quote(alias)}.{quote(plan.schema)}.{quote(plan.table)}"
@@ -252,6 +285,13 @@ def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: s
         report.carried_over.append(key)
         return con.execute(f"select count(*) from {name}").fetchall()[0][0]
     report.rewritten.append(key)
+    if exists and by_key.key is not None:
+        patched = patch_by_key(con, alias, source_catalog, plan.schema, plan.table, plan.select_list, by_key.key,
+                               by_key.copy_hash_sum, by_key.source_rows, by_key.source_hash_sum)
+        if patched is not None:
+            report.patched.append(key)
+            report.patched_by_key.append(key)
+            return patched.rows
     if exists:
         patch_key = (plan.schema, plan.table, old_fingerprint, fingerprint)
         known = shared_patches is not None and patch_key in shared_patches

@@ -19,6 +19,11 @@
         and `party_identifiers` are the changed ones. Missing (first run after an upgrade):
         every identifier counts as changed, so every row is recomputed.
 
+    Each row also carries `refreshed_at`: when the warehouse last wrote it (the start of the dbt
+    run, the same for every row a run writes), new or re-derived. Rows written since a moment are
+    what changed since then: the serving copies patch only those (serving/keyed_patch.py), and
+    the uniqueness test checks only their keys (tests/generic/unique_since_last_pass.sql).
+
     Rows never disappear from a source in a normal run (raw tables are insert-only); erasure
     deletes, and is followed by `dbt build --full-refresh`, which rebuilds facts and mappings.
 -#}
@@ -54,6 +59,12 @@
 {#- Post-hook: keep the mapping this build used (same transaction as the fact's rows). -#}
 {% macro save_fact_identifiers(identifiers) -%}
     {{ save_applied_mapping(identifiers, ['id_type', 'id_value', 'party_id'], 'party_identifiers') }}
+{%- endmacro %}
+
+
+{#- The moment this run writes its rows: dbt's run start, one value for the whole invocation. -#}
+{% macro row_refreshed_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
 
 

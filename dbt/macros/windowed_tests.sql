@@ -36,7 +36,7 @@
 
 
 {#- on-run-end: for each windowed test that passed in this invocation, record the newest load time
-    its table holds now (no model of the invocation writes it after its tests ran). -#}
+    its table holds now (the newest `written_at`) (no model of the invocation writes it after its tests ran). -#}
 {% macro record_windowed_test_passes(results) -%}
     {%- if execute -%}
     {%- set watermarks = windowed_test_watermarks() -%}
@@ -48,12 +48,12 @@
                and node.test_metadata is not none and node.test_metadata.name == 'unique_since_last_pass' -%}
             {%- set tested = graph.nodes.get(node.attached_node) -%}
             {%- set column_name = node.test_metadata.kwargs.get('column_name') or node.column_name -%}
-            {%- set loaded_at = node.test_metadata.kwargs.get('loaded_at', '_loaded_at') -%}
+            {%- set written_at = node.test_metadata.kwargs.get('written_at', '_loaded_at') -%}
             {%- set key = windowed_test_key(tested.schema, tested.alias, column_name) -%}
             {%- set relation = api.Relation.create(database=tested.database, schema=tested.schema,
                                                    identifier=tested.alias) -%}
             {%- do statements.append("delete from " ~ watermarks ~ " where test_key = '" ~ key ~ "'") -%}
-            {%- do statements.append("insert into " ~ watermarks ~ " select '" ~ key ~ "', max(" ~ loaded_at
+            {%- do statements.append("insert into " ~ watermarks ~ " select '" ~ key ~ "', max(" ~ written_at
                                      ~ ") from " ~ relation) -%}
         {%- endif -%}
     {%- endfor -%}

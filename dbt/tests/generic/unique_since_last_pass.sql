@@ -8,9 +8,10 @@
     checking the keys of those rows against the whole table (a semi-join: 0.6 s instead of 5-6 s
     on fct_interactions at a million people) keeps the guarantee by induction:
 
-      - `loaded_at`: the column that marks a row's load (every new row is later than every row
-        the last passing run saw);
-      - the window starts at the newest `loaded_at` the table held when this test last passed,
+      - `written_at`: the column that marks when a row was written (every row written later is
+        later than every row the last passing run saw): `_loaded_at` in staging, `refreshed_at`
+        in the facts (new and re-derived rows alike);
+      - the window starts at the newest `written_at` the table held when this test last passed,
         recorded by the on-run-end hook record_windowed_test_passes in `<target schema>.
         dbt_test_watermarks`. A failed test records nothing, so the next run checks the failing
         rows again;
@@ -18,23 +19,17 @@
         a rebuild), and with `--vars '{full_data_tests: true}'` (a weekly deep check, or after
         a manual change to the table).
 
-    A fact row re-derived because its identifier moved party keeps its `loaded_at` and is not in
-    the window: delete+insert replaces it by its key, one for one, as long as the model's joins
-    do not fan out: the keys it joins on are tested unique upstream (staging keys, latest
-    versions, and `party_identifiers` is one row per (id_type, id_value) by construction,
-    checked in tests/test_identity_accuracy.py).
-
-    Not for tables rebuilt whole or whose rows change without a new `loaded_at`; no `where`
+    Not for tables rebuilt whole or whose rows change without a new `written_at`; no `where`
     config (the recorded watermark belongs to the whole table).
 -#}
-{% test unique_since_last_pass(model, column_name, loaded_at='_loaded_at') %}
+{% test unique_since_last_pass(model, column_name, written_at='_loaded_at') %}
 {%- set since = windowed_test_since(model, column_name) %}
 select {{ column_name }} as unique_field, count(*) as n_records
 from {{ model }}
 where {{ column_name }} is not null
 {%- if since is not none %}
     and {{ column_name }} in (
-        select {{ column_name }} from {{ model }} where {{ loaded_at }} > cast('{{ since }}' as timestamp)
+        select {{ column_name }} from {{ model }} where {{ written_at }} > cast('{{ since }}' as timestamp)
     )
 {%- endif %}
 group by {{ column_name }}

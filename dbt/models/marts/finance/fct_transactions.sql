@@ -54,7 +54,8 @@ select
     m.source_system,
     m.source_entity,
     m.source_key,
-    m.loaded_at
+    m.loaded_at,
+    {{ row_refreshed_at() }} as refreshed_at
 from {{ fact_rows('movements', 'm', 'm.loaded_at', ['m.id_value'], watermark) }}
 left join {{ source('integration', 'party_identifiers') }} as ids
     on ids.id_type = m.id_type and ids.id_value = m.id_value

@@ -132,7 +132,8 @@ select
     t.source_system,
     t.source_entity,
     t.source_key,
-    t.loaded_at
+    t.loaded_at,
+    {{ row_refreshed_at() }} as refreshed_at
 from {{ fact_rows('touchpoints', 't', 't.loaded_at', ['t.id_value', 't.fallback_id_value'], watermark) }}
 left join identifiers as primary_id on primary_id.id_type = t.id_type and primary_id.id_value = t.id_value
 left join identifiers as fallback_id on fallback_id.id_type = t.fallback_id_type and fallback_id.id_value = t.fallback_id_value

@@ -40,7 +40,8 @@ select
     c.status,
     c.customer_ref_type,
     c.updated_at as last_updated_at,
-    c._loaded_at as loaded_at
+    c._loaded_at as loaded_at,
+    {{ row_refreshed_at() }} as refreshed_at
 from {{ fact_rows('versions', 'c', 'c._loaded_at', ['c.customer_ref'], watermark) }}
 left join {{ source('integration', 'party_identifiers') }} as ids
     on ids.id_type = c.customer_ref_type and ids.id_value = c.customer_ref

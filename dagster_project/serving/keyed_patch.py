@@ -1,0 +1,88 @@
+"""Patch a served table from the rows the warehouse wrote since the copy was made, by key.
+
+Why: the row-by-row patch (patch.py) hashes every row of both sides to find the ~0.2% a day
+changes: 17 s for the 42 M interactions at a million people, 7.5 s for the transactions. The
+incremental facts know better: every row they write carries ``refreshed_at`` (the dbt run that
+wrote it, new or re-derived) and replaces the old rows of its key (delete+insert on the model's
+``unique_key``). So the copy's newest ``refreshed_at`` says how far it is; the warehouse rows
+written after it are the changed ones; the copy's rows with those keys are deleted and the new
+rows inserted.
+
+Applies to a dbt model that is incremental with strategy delete+insert, a single-column
+``unique_key`` and a ``refreshed_at`` column, published as it is (no column masked: the copy's
+rows equal the warehouse's). Checked, not trusted: the copy's row-hash sum is kept beside its
+fingerprint (publish.py); after the patch the kept sum minus the deleted rows' hashes plus the
+inserted rows' hashes must equal the warehouse table's hash sum (computed for its fingerprint
+anyway), and the row counts must agree. Any disagreement (a row changed without a new
+``refreshed_at``, a clock that went back) returns None and the caller falls back to the row-by-row
+patch, which compares everything.
+"""
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, table_columns
+from dagster_project.serving.policy import quote
+
+REFRESHED_AT = "refreshed_at"
+
+
+def keyed_tables(manifest_path: Path) -> dict[tuple[str, str], str]:
+    """(schema, table) -> key of every dbt model whose rows can be patched by key (see above)."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    found = {}
+    for node in manifest["nodes"].values():
+        config = node.get("config", {})
+        key = config.get("unique_key")
+        if (node["resource_type"] == "model" and config.get("materialized") == "incremental"
+                and config.get("incremental_strategy") == "delete+insert" and isinstance(key, str)
+                and REFRESHED_AT in node.get("columns", {})):
+            found[(node["schema"], node.get("alias") or node["name"])] = key
+    return found
+
+
+def _row_hash(columns: list[tuple[str, str]]) -> str:
+    return f"cast(hash({', '.join(quote(name) for name, _ in columns)}) as hugeint)"
+
+
+def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, schema: str, table: str,
+                 select_list: tuple[str, ...], key: str, copy_hash_sum: int | None,
+                 source_rows: int, source_hash_sum: int) -> PatchResult | None:
+    """Bring ``alias.schema.table`` up to the warehouse's by key; None = not applicable or not verified.
+
+    ``copy_hash_sum``: the row-hash sum the copy's table had when it was published (None: unknown).
+    ``source_rows``, ``source_hash_sum``: the warehouse table's, from its fingerprint summary.
+    """
+    columns = table_columns(con, source_catalog, schema, table)
+    if (copy_hash_sum is None or list(select_list) != [quote(name) for name, _ in columns]
+            or table_columns(con, alias, schema, table) != columns
+            or not {key, REFRESHED_AT} <= {name for name, _ in columns}):
+        return None
+    source = f"{quote(source_catalog)}.{quote(schema)}.{quote(table)}"
+    target = f"{quote(alias)}.{quote(schema)}.{quote(table)}"
+    since = con.execute(f"select max({quote(REFRESHED_AT)}) from {target}").fetchall()[0][0]
+    if since is None:
+        return None
+    row_hash = _row_hash(columns)
+    written = f"from {source} where {quote(REFRESHED_AT)} > ?"
+    inserted, inserted_sum = con.execute(f"select count(*), coalesce(sum({row_hash}), 0) {written}",
+                                         [since]).fetchall()[0]
+    try:
+        con.execute(f"create or replace temp table _publish_keys as select distinct {quote(key)} as k {written}",
+                    [since])
+        replaced = f"from {target} where {quote(key)} in (select k from temp.main._publish_keys)"
+        deleted, deleted_sum = con.execute(f"select count(*), coalesce(sum({row_hash}), 0) {replaced}").fetchall()[0]
+        if deleted + inserted > MAX_CHANGED_SHARE * max(source_rows, 1):
+            return None
+        if deleted:
+            con.execute(f"delete {replaced}")
+        if inserted:
+            con.execute(f"insert into {target} select * {written}", [since])
+    finally:
+        con.execute("drop table if exists temp.main._publish_keys")
+    after = con.execute(f"select count(*) from {target}").fetchall()[0][0]
+    if after != source_rows or copy_hash_sum - deleted_sum + inserted_sum != source_hash_sum:
+        return None  # the copy is left half-patched; the caller's row-by-row patch compares it whole
+    return PatchResult(rows=after, deleted=deleted, inserted=inserted)
