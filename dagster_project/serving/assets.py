@@ -59,8 +59,8 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
                             "dagster_project/serving/analytics_classification.yml.")
     slowest = ", ".join(f"{table} {seconds} s" for table, seconds in report.slowest())
     context.log.info(f"{level} copy: {len(report.tables)} tables ({len(report.rewritten)} rewritten, of which "
-                     f"{len(report.patched)} patched row by row, {len(report.patched_from_shared)} of them with "
-                     f"the other copy's comparison, {len(report.patched_by_key)} from the rows written since; {len(report.carried_over)} unchanged and carried over), "
+                     f"{len(report.patched)} patched: {len(report.patched_by_key)} by key from the rows written since, "
+                     f"{len(report.patched_from_shared)} row by row with the other copy's comparison; {len(report.carried_over)} unchanged and carried over), "
                      f"{report.bytes:,} bytes in {report.seconds} s; slowest: {slowest}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": dg.MetadataValue.int(sum(report.tables.values())),  # all tables together
