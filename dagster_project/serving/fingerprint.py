@@ -24,14 +24,19 @@ METADATA_SCHEMA = "_publish"
 FINGERPRINTS = "table_fingerprints"
 
 
+def row_hash_sum_sql(columns: list[str]) -> str:
+    """SQL for the order-free sum of the rows' 64-bit hashes over ``columns`` (0 for no rows): the one
+    sum the fingerprint, the kept copy sums and the keyed patch's check all compare."""
+    return f"coalesce(sum(cast(hash({', '.join(quote(c) for c in columns)}) as hugeint)), 0)"
+
+
 def source_summary(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
     """Columns with types, row count and hash sum of ``catalog.schema.table``: one scan of the table."""
     columns = con.execute("select column_name, data_type from information_schema.columns "
                           "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
                           [catalog, schema, table]).fetchall()
-    row_hash = f"hash({', '.join(quote(c) for c, _ in columns)})"
     source = f"{quote(catalog)}.{quote(schema)}.{quote(table)}"
-    rows, hash_sum = con.execute(f"select count(*), coalesce(sum(cast({row_hash} as hugeint)), 0) "
+    rows, hash_sum = con.execute(f"select count(*), {row_hash_sum_sql([c for c, _ in columns])} "
                                  f"from {source}").fetchall()[0]
     return "\n".join([*(f"{c} {t}" for c, t in columns), "--", f"{rows} {hash_sum}"])
 

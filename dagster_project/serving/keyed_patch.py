@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.serving.fingerprint import row_hash_sum_sql
 from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, table_columns
 from dagster_project.serving.policy import quote
 
@@ -43,8 +44,9 @@ def keyed_tables(manifest_path: Path) -> dict[tuple[str, str], str]:
     return found
 
 
-def _row_hash(columns: list[tuple[str, str]]) -> str:
-    return f"cast(hash({', '.join(quote(name) for name, _ in columns)}) as hugeint)"
+def published_as_it_is(select_list: tuple[str, ...], columns: list[tuple[str, str]]) -> bool:
+    """The select list publishes every column unchanged, so the copy's rows hash as the warehouse's."""
+    return list(select_list) == [quote(name) for name, _ in columns]
 
 
 def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, schema: str, table: str,
@@ -56,7 +58,7 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
     ``source_rows``, ``source_hash_sum``: the warehouse table's, from its fingerprint summary.
     """
     columns = table_columns(con, source_catalog, schema, table)
-    if (copy_hash_sum is None or list(select_list) != [quote(name) for name, _ in columns]
+    if (copy_hash_sum is None or not published_as_it_is(select_list, columns)
             or table_columns(con, alias, schema, table) != columns
             or not {key, REFRESHED_AT} <= {name for name, _ in columns}):
         return None
@@ -65,15 +67,15 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
     since = con.execute(f"select max({quote(REFRESHED_AT)}) from {target}").fetchall()[0][0]
     if since is None:
         return None
-    row_hash = _row_hash(columns)
+    hash_sum = row_hash_sum_sql([name for name, _ in columns])
     written = f"from {source} where {quote(REFRESHED_AT)} > ?"
-    inserted, inserted_sum = con.execute(f"select count(*), coalesce(sum({row_hash}), 0) {written}",
+    inserted, inserted_sum = con.execute(f"select count(*), {hash_sum} {written}",
                                          [since]).fetchall()[0]
     try:
         con.execute(f"create or replace temp table _publish_keys as select distinct {quote(key)} as k {written}",
                     [since])
         replaced = f"from {target} where {quote(key)} in (select k from temp.main._publish_keys)"
-        deleted, deleted_sum = con.execute(f"select count(*), coalesce(sum({row_hash}), 0) {replaced}").fetchall()[0]
+        deleted, deleted_sum = con.execute(f"select count(*), {hash_sum} {replaced}").fetchall()[0]
         if deleted + inserted > MAX_CHANGED_SHARE * max(source_rows, 1):
             return None
         if deleted:

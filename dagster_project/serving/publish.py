@@ -38,8 +38,8 @@ import duckdb
 from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
 from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, previous_fingerprints,
                                                  previous_hash_sums, summary_totals, table_fingerprint)
-from dagster_project.serving.keyed_patch import patch_by_key
-from dagster_project.serving.patch import patch_table
+from dagster_project.serving.keyed_patch import patch_by_key, published_as_it_is
+from dagster_project.serving.patch import patch_table, table_columns
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, quote
 from dagster_project.serving.run_shared import RunShared
 from dagster_project.warehouse import STORAGE_VERSION
@@ -215,8 +215,10 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
             report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
                                                 (plan.schema, plan.table) in existing, old.get(key), fingerprint,
                                                 shared.patches if shared else None, by_key)
+            # the kept sum describes the copy's rows only when they are the warehouse's as they are
+            as_it_is = published_as_it_is(plan.select_list, table_columns(con, source_catalog, plan.schema, plan.table))
             con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?)",
-                        [plan.schema, plan.table, fingerprint, str(totals[1]) if _as_it_is(con, plan) else None])
+                        [plan.schema, plan.table, fingerprint, str(totals[1]) if as_it_is else None])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
             report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
             report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
@@ -265,14 +267,6 @@ class _KeyedPatch:
     copy_hash_sum: int | None
     source_rows: int
     source_hash_sum: int
-
-
-def _as_it_is(con: duckdb.DuckDBPyConnection, plan: TablePlan) -> bool:
-    """The level publishes every column of the table unchanged (so the copy's hash sum is the warehouse's)."""
-    columns = con.execute("select column_name from information_schema.columns where table_catalog = current_database() "
-                          "and table_schema = ? and table_name = ? order by ordinal_position",
-                          [plan.schema, plan.table]).fetchall()
-    return list(plan.select_list) == [quote(name) for name, in columns]
 
 
 def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan,
