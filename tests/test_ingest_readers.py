@@ -26,7 +26,8 @@ def test_ensure_raw_schema_creates_every_table(con):
     ensure_raw_schema(con)
     ensure_raw_schema(con)  # idempotent
     tables = {r[0] for r in rows(con, "SELECT table_name FROM information_schema.tables WHERE table_schema='raw'")}
-    assert tables == {e.table for e in ENTITIES} | {"rejects", "file_ledger", "unmatched_files", "suppressions"}
+    assert tables == {e.table for e in ENTITIES} | {"rejects", "file_ledger", "unmatched_files", "suppressions",
+                                                      "landing_file_hashes"}
     cols = rows(con, "SELECT column_name, data_type FROM information_schema.columns "
                      "WHERE table_schema='raw' AND table_name='callcentre__calls' ORDER BY ordinal_position")
     names = get_entity("callcentre", "calls").column_names

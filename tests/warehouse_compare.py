@@ -31,7 +31,9 @@ LOAD_TIME_COLUMNS = frozenset({
 })
 LOAD_TIME_SUFFIXES = ("_loaded_at",)  # e.g. a history model's delivery_loaded_at
 # (schema, table) -> columns that are load times in that table only.
-LOAD_TIME_COLUMNS_OF = {("raw", "unmatched_files"): {"first_seen_at"}}
+LOAD_TIME_COLUMNS_OF = {("raw", "unmatched_files"): {"first_seen_at"},
+                        # the landing file's own times and when it was hashed (ingest/file_hashes.py)
+                        ("raw", "landing_file_hashes"): {"file_mtime_ns", "file_ctime_ns", "hashed_at"}}
 
 PARTY_ID_SCHEMAS = ("integration", "history", "marts", "metrics", "analytics")
 

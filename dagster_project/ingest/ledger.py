@@ -1,4 +1,5 @@
-"""The raw schema: raw tables, ``raw.rejects``, ``raw.file_ledger``, ``raw.unmatched_files``, ``raw.suppressions``.
+"""The raw schema: raw tables, ``raw.rejects``, ``raw.file_ledger``, ``raw.unmatched_files``, ``raw.suppressions``,
+``raw.landing_file_hashes`` (file_hashes.py).
 
 All raw tables exist before any file arrives so dbt staging compiles and runs on an empty
 landing folder. The ledger is the memory of what was loaded: one row per file content
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
+from dagster_project.ingest.file_hashes import DDL as LANDING_FILE_HASHES_DDL
 from dagster_project.sources import ENTITIES, Entity
 
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -117,6 +119,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LEDGER_DDL)
     con.execute(UNMATCHED_DDL)
     con.execute(SUPPRESSIONS_DDL)
+    con.execute(LANDING_FILE_HASHES_DDL)
     for entity in ENTITIES:
         con.execute(raw_table_ddl(entity))
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from dagster_project.ingest import file_hashes
 from dagster_project.ingest.discovery import Discovery, discover, relpath
 from dagster_project.ingest.ledger import (
     LEDGER_COLUMNS, done_hashes, ensure_raw_schema, quote_ident, raw_table,
@@ -102,13 +103,24 @@ def _business_date(entity: Entity, name: str) -> str | None:
         return None
 
 
-def _pending(entity: Entity, files: list[Path], landing: Path, known: set[str], skipped: list[str]):
-    """Yield new files in name order with their sha256; record skipped ones."""
+def _pending(entity: Entity, files: list[Path], landing: Path, known: set[str], skipped: list[str],
+             hashes: dict[str, file_hashes.Hashed], hashed: list[file_hashes.Hashed]):
+    """Yield new files in name order with their sha256; record skipped ones.
+
+    A file whose state matches its remembered hash (``hashes``, file_hashes.py) and whose content is
+    already loaded is skipped unread; every file read is appended to ``hashed``.
+    """
     seen: set[str] = set()
     for i, path in enumerate(files):
+        rel = relpath(path, landing)
+        state = file_hashes.FileState.of(path)  # before reading: a write in between changes it again
+        previous = hashes.get(rel)
+        if previous is not None and previous.state == state and previous.sha256 in known:
+            skipped.append(rel)
+            continue
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
-        rel = relpath(path, landing)
+        hashed.append(file_hashes.Hashed(rel, state, sha))
         if sha in known or sha in seen:
             skipped.append(rel)
             log.info(f"{rel}: skipped: the same content (sha256 {sha[:12]}...) is already loaded")
@@ -151,10 +163,13 @@ def ingest_entity(con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir: P
         files = discover(landing).for_entity(entity)
     files = sorted((Path(os.path.abspath(f)) for f in files), key=lambda p: p.name)
     result = EntityLoadResult(entity.source, entity.name, entity.table, batch_id)
-    pending = _pending(entity, files, landing, done_hashes(con, entity), result.skipped)
+    hashed: list[file_hashes.Hashed] = []
+    pending = _pending(entity, files, landing, done_hashes(con, entity), result.skipped,
+                       file_hashes.remembered(con, entity), hashed)
     erasing = prepare_suppression(con, erasure_log)
     for chunk in _chunks(pending):
         result.files.extend(_load_chunk(con, entity, chunk, batch_id, erasing))
+    file_hashes.remember(con, entity, hashed)
     failed = [f for f in result.files if f.status == "failed"]
     if failed:
         raise IngestError("; ".join(f.reason or f.source_file for f in failed))
