@@ -124,3 +124,36 @@ def test_a_late_row_is_validated_the_day_it_loads(tmp_path):
     assert (late.rows_validated, late.critical_failed) == (1, True)
     assert late.scope == "new rows: loaded_at > cast('2026-01-03 06:00:00' as TIMESTAMP)"
     assert late.failed[0]["observed"]["partial_unexpected_list"] == ["p9"]
+
+
+def _raw_suite(**extra) -> dict:
+    exp = lambda kind, **kw: {"type": kind, "kwargs": kw, "severity": "critical"}  # noqa: E731
+    return {"name": "raw.t", "expectations": [exp("expect_column_values_to_not_be_null", column="id")],
+            "meta": {"crm_cif": {"asset_key": ["raw", "t"], "table": "raw.t", "batch": "latest_batch"}}, **extra}
+
+
+def test_a_raw_batch_is_validated_once(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema raw")
+    con.execute("create table raw.t (id varchar, _batch_id varchar, _source_file varchar, _row_number bigint, "
+                "_loaded_at timestamp)")
+    load = "insert into raw.t values (?, ?, 't.csv', 1, ?)"
+    con.execute(load, ["a", "b1", "2026-01-01"])
+    con.execute(load, ["b", "b1", "2026-01-01"])
+    suite = parse_suite(_raw_suite())
+    first = run_suite(con, suite, tmp_path / "docs")
+    assert (first.success, first.rows_validated) == (True, 2)
+
+    again = run_suite(con, suite, tmp_path / "docs")  # nothing loaded since: b1 is not read again
+    assert (again.success, again.rows_validated, again.scope) == (
+        True, 0, "no new batch: the latest (b1) passed in an earlier run")
+
+    con.execute(load, [None, "b2", "2026-01-02"])  # a bad batch: validated, and again until it passes
+    for _ in range(2):
+        bad = run_suite(con, suite, tmp_path / "docs")
+        assert (bad.rows_validated, bad.critical_failed) == (1, True)
+    con.execute("update raw.t set id = 'c' where _batch_id = 'b2'")
+    assert run_suite(con, suite, tmp_path / "docs").rows_validated == 1
+    assert run_suite(con, suite, tmp_path / "docs").rows_validated == 0
+    edited = parse_suite(_raw_suite(notes="edited by a steward"))  # an edited suite validates the batch again
+    assert run_suite(con, edited, tmp_path / "docs").rows_validated == 1

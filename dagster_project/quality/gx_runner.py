@@ -199,13 +199,20 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, docs_dir: P
     """Validate the suite's batch through a GX checkpoint and update the Data Docs in ``docs_dir``.
 
     A ``new_rows`` suite keeps its watermark in ``state_dir`` (default ``<docs_dir>/../gx_watermarks``)
-    and moves it only when no critical expectation failed, so failed rows are read again next run.
+    and moves it only when no critical expectation failed, so failed rows are read again next run;
+    a ``latest_batch`` suite keeps there the batch it passed on, and skips that batch afterwards.
     With no new rows GX does not run and the suite passes (an empty table always gets a full run).
     """
     present = _table_exists(con, suite_file.table)
     if not present:
         return SuiteOutcome(passed=0, missing_table=True)
     state_dir = Path(state_dir) if state_dir is not None else Path(docs_dir).parent / "gx_watermarks"
+    latest = None
+    if suite_file.batch == gx_watermark.LATEST_BATCH:
+        latest = gx_watermark.latest_batch(con, suite_file)
+        if gx_watermark.batch_validated(state_dir, suite_file, latest):
+            return SuiteOutcome(passed=0, rows_in_batch=0, rows_validated=0,
+                                scope=f"no new batch: the latest ({latest}) passed in an earlier run")
     scope = gx_watermark.scope(con, suite_file, state_dir) if suite_file.batch == gx_watermark.NEW_ROWS else None
     where, sample, rows_in_batch, rows_read = _batch_filter(con, suite_file, scope.where if scope else "")
     label = suite_file.batch if suite_file.batch == "latest_batch" else "table"
@@ -220,6 +227,8 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, docs_dir: P
     outcome.scope = label
     if scope is not None and not outcome.critical_failed:
         gx_watermark.record(state_dir, suite_file, scope)
+    if latest is not None and not outcome.critical_failed:
+        gx_watermark.record_batch(state_dir, suite_file, latest)
     return outcome
 
 

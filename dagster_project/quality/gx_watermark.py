@@ -11,6 +11,11 @@ suite file changed, the watermark column changed, the table is empty, or the las
 is older than FULL_EVERY, so a late row (business time before the watermark) is validated at
 most that long after it arrived. With no candidate column the suite validates the whole table.
 Row-level uniqueness is then checked within the new rows only; dbt's unique tests cover the table.
+
+A ``latest_batch`` suite (raw) validates each load batch once: the batch id it passed on is stored
+the same way, and a run that loaded nothing new for the table does not validate the same batch
+again (the first load holds every file of the history: 2 M rows read every day for a source that
+delivered nothing that day).
 """
 
 import hashlib
@@ -26,6 +31,8 @@ from dagster_project.quality.gx_suites import SuiteFile, render
 
 FULL_EVERY = timedelta(days=7)
 NEW_ROWS = "new_rows"
+LATEST_BATCH = "latest_batch"
+BATCH_COLUMN = "_batch_id"
 
 
 @dataclass(frozen=True)
@@ -106,3 +113,23 @@ def record(state_dir: Path, suite_file: SuiteFile, batch: BatchScope) -> None:
         return
     save(state_dir, suite_file, Watermark(suite_hash(suite_file), batch.column, batch.new_value,
                                           batch.full_validated_at))
+
+
+def latest_batch(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile) -> str | None:
+    """The id of the table's newest load batch (None: the table is empty)."""
+    return con.execute(f"select max_by({BATCH_COLUMN}, _loaded_at) from {suite_file.table}").fetchall()[0][0]
+
+
+def batch_validated(state_dir: Path, suite_file: SuiteFile, batch_id: str | None) -> bool:
+    """Whether this suite, as it is now, passed on ``batch_id`` in an earlier run."""
+    mark = load(state_dir, suite_file)
+    return (batch_id is not None and mark is not None and mark.column == BATCH_COLUMN and mark.value == batch_id
+            and mark.suite_hash == suite_hash(suite_file))
+
+
+def record_batch(state_dir: Path, suite_file: SuiteFile, batch_id: str | None, now: datetime | None = None) -> None:
+    """Store the batch a ``latest_batch`` suite passed on (its critical expectations)."""
+    if batch_id is None:
+        return
+    now = now or datetime.now(timezone.utc)
+    save(state_dir, suite_file, Watermark(suite_hash(suite_file), BATCH_COLUMN, batch_id, now.isoformat(timespec="seconds")))
