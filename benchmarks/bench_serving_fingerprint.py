@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.serving.fingerprint import table_fingerprint
+from dagster_project.serving.fingerprint import source_summary, table_fingerprint
 from dagster_project.serving.publish import TablePlan
 from dagster_project.serving.policy import token_sql
 
@@ -39,7 +39,7 @@ def main(rows: int, folder: Path) -> None:
     catalog = con.execute("select current_database()").fetchall()[0][0]
     timings = {}
     t = time.monotonic()
-    table_fingerprint(con, catalog, plan)
+    table_fingerprint(plan, source_summary(con, catalog, "marts", "fct"))
     timings["fingerprint (count + sum(hash(row)))"] = time.monotonic() - t
     for name, path, source in (("full copy, analyst masking", old, f"{catalog}.marts.fct"),
                                ("carry-over from previous copy", new, "old.marts.fct")):

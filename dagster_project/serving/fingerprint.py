@@ -15,9 +15,11 @@ level; both copies of a run share it (run_shared.py).
 """
 
 import hashlib
+from dataclasses import dataclass
 
 import duckdb
 
+from dagster_project.serving.patch import table_columns
 from dagster_project.serving.policy import quote
 
 METADATA_SCHEMA = "_publish"
@@ -30,36 +32,42 @@ def row_hash_sum_sql(columns: list[str]) -> str:
     return f"coalesce(sum(cast(hash({', '.join(quote(c) for c in columns)}) as hugeint)), 0)"
 
 
-def source_summary(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
+@dataclass(frozen=True)
+class SourceSummary:
+    """What one scan of a warehouse table tells: its columns with types, row count and row-hash sum."""
+
+    columns: tuple[tuple[str, str], ...]
+    rows: int
+    hash_sum: int
+
+    def text(self) -> str:
+        return "\n".join([*(f"{c} {t}" for c, t in self.columns), "--", f"{self.rows} {self.hash_sum}"])
+
+
+def source_summary(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> SourceSummary:
     """Columns with types, row count and hash sum of ``catalog.schema.table``: one scan of the table."""
-    columns = con.execute("select column_name, data_type from information_schema.columns "
-                          "where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
-                          [catalog, schema, table]).fetchall()
+    columns = table_columns(con, catalog, schema, table)
     source = f"{quote(catalog)}.{quote(schema)}.{quote(table)}"
     rows, hash_sum = con.execute(f"select count(*), {row_hash_sum_sql([c for c, _ in columns])} "
                                  f"from {source}").fetchall()[0]
-    return "\n".join([*(f"{c} {t}" for c, t in columns), "--", f"{rows} {hash_sum}"])
+    return SourceSummary(tuple(columns), rows, int(hash_sum))
 
 
-def summary_totals(summary: str) -> tuple[int, int]:
-    """(row count, row-hash sum) of a source summary."""
-    rows, hash_sum = summary.rsplit("\n", 1)[1].split(" ")
-    return int(rows), int(hash_sum)
-
-
-def table_fingerprint(con: duckdb.DuckDBPyConnection, catalog: str, plan,
-                      summaries: dict[tuple[str, str, str], str] | None = None) -> str:
-    """Fingerprint of ``catalog.plan.schema.plan.table`` under ``plan`` (a publish.TablePlan).
-
-    ``summaries`` (``RunShared.summaries``) holds the source summaries already computed in this run.
-    """
-    key = (catalog, plan.schema, plan.table)
+def table_summary(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str,
+                  summaries: dict[tuple[str, str, str], SourceSummary] | None = None) -> SourceSummary:
+    """The table's source summary, from ``summaries`` (``RunShared.summaries``) when this run has it already."""
+    key = (catalog, schema, table)
     summary = summaries.get(key) if summaries is not None else None
     if summary is None:
-        summary = source_summary(con, catalog, plan.schema, plan.table)
+        summary = source_summary(con, catalog, schema, table)
         if summaries is not None:
             summaries[key] = summary
-    text = "\n".join([*plan.select_list, "--", summary])
+    return summary
+
+
+def table_fingerprint(plan, summary: SourceSummary) -> str:
+    """Fingerprint of a table under ``plan`` (a publish.TablePlan), from its source summary."""
+    text = "\n".join([*plan.select_list, "--", summary.text()])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

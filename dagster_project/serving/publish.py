@@ -37,9 +37,9 @@ import duckdb
 
 from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
 from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, previous_fingerprints,
-                                                 previous_hash_sums, summary_totals, table_fingerprint)
+                                                 previous_hash_sums, table_fingerprint, table_summary)
 from dagster_project.serving.keyed_patch import patch_by_key, published_as_it_is
-from dagster_project.serving.patch import patch_table, table_columns
+from dagster_project.serving.patch import patch_table
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, quote
 from dagster_project.serving.run_shared import RunShared
 from dagster_project.warehouse import STORAGE_VERSION
@@ -209,16 +209,17 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
             table_started = time.monotonic()
-            fingerprint = table_fingerprint(con, source_catalog, plan, summaries)
-            totals = summary_totals(summaries[(source_catalog, plan.schema, plan.table)])
-            by_key = _KeyedPatch((keyed or {}).get((plan.schema, plan.table)), old_sums.get(key), *totals)
+            summary = table_summary(con, source_catalog, plan.schema, plan.table, summaries)
+            fingerprint = table_fingerprint(plan, summary)
+            by_key = _KeyedPatch((keyed or {}).get((plan.schema, plan.table)), old_sums.get(key), summary.rows,
+                                 summary.hash_sum)
             report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
                                                 (plan.schema, plan.table) in existing, old.get(key), fingerprint,
                                                 shared.patches if shared else None, by_key)
             # the kept sum describes the copy's rows only when they are the warehouse's as they are
-            as_it_is = published_as_it_is(plan.select_list, table_columns(con, source_catalog, plan.schema, plan.table))
+            as_it_is = published_as_it_is(plan.select_list, list(summary.columns))
             con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?)",
-                        [plan.schema, plan.table, fingerprint, str(totals[1]) if as_it_is else None])
+                        [plan.schema, plan.table, fingerprint, str(summary.hash_sum) if as_it_is else None])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
             report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
             report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class RunShared:
-    summaries: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (catalog, schema, table) -> summary
+    summaries: dict[tuple[str, str, str], object] = field(default_factory=dict)  # (catalog, schema, table) -> fingerprint.SourceSummary
     # (schema, table, previous fingerprint, new fingerprint) -> patch plan, or None: rewrite the table whole
     patches: dict[tuple[str, str, str, str], object] = field(default_factory=dict)
 
