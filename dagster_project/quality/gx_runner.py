@@ -52,6 +52,12 @@ def _context(docs_dir: Path) -> Any:
     """One ephemeral GX context per docs folder and process, so the Data Docs index lists every suite run."""
     if docs_dir not in _contexts:
         import great_expectations as gx  # slow import (~5 s): only when a check runs
+        from great_expectations.execution_engine import pandas_execution_engine
+
+        # GX hashes every cell of a batch under 1 GB into a "pandas_data_fingerprint" batch marker,
+        # which nothing of ours reads: 4.9 of dim_customer's 9.8 s and 4.8 of customer_360's 6.2 s
+        # at a million people (profiled). Our batches are named by the suite and its scope instead.
+        pandas_execution_engine.HASH_THRESHOLD = 0
 
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
         context = gx.get_context(mode="ephemeral")

@@ -6,7 +6,15 @@
     once and the matrix sums to the parties of either date. Consecutive dates are the dates the
     pipeline ran on; to compare any two dates, filter analytics.segment_membership on both and
     join on party_id and segment_type as the CTEs below do (docs/architecture.md).
+
+    Incremental: a pair is final once a later snapshot exists, so a daily run builds only the
+    pairs not built yet and the latest pair (its to_date is today's as-of date, which a re-run
+    replaces), not every pair of the history again. A snapshot inserted between two built dates
+    (only when the as-of date moves back, e.g. after an erasure, which runs a full refresh) needs
+    --full-refresh.
 -#}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['from_date', 'to_date'],
+          on_schema_change='fail') }}
 with
 
 membership as (
@@ -27,15 +35,25 @@ date_pairs as (
     where to_date is not null
 ),
 
+pairs_to_build as (
+    select p.from_date, p.to_date
+    from date_pairs as p
+    {%- if is_incremental() %}
+    where p.to_date = (select max(as_of_date) from run_dates)
+        or not exists (select 1 from {{ this }} as built
+                       where built.from_date = p.from_date and built.to_date = p.to_date)
+    {%- endif %}
+),
+
 before_move as (
     select p.from_date, p.to_date, m.segment_type, m.party_id, m.segment
-    from date_pairs as p
+    from pairs_to_build as p
     join membership as m on m.as_of_date = p.from_date
 ),
 
 after_move as (
     select p.from_date, p.to_date, m.segment_type, m.party_id, m.segment
-    from date_pairs as p
+    from pairs_to_build as p
     join membership as m on m.as_of_date = p.to_date
 ),
 
