@@ -329,3 +329,27 @@ def test_segment_plot_is_a_png_with_one_panel_per_segment_type(tmp_path):
     from PIL import Image  # pillow comes with matplotlib
 
     assert Image.open(png).size == (1000, 400)  # two 5-inch panels, 4 inches high, 100 dpi
+
+
+def test_membership_refuses_a_party_twice_in_a_segment_type_and_drops_the_old_key(wh):
+    _lifecycle_world(wh)
+    _organisations(wh)
+    wh.execute("create schema if not exists analytics")
+    wh.execute("create table analytics.customer_clv as select * from (values ('L1', 'gold'), ('L2', 'silver')) "
+               "as t(party_id, value_tier)")
+    # a warehouse from before: the snapshot table with its former primary key and one earlier date
+    wh.execute("create table analytics.segment_membership (as_of_date date not null, party_id varchar not null, "
+               "segment_type varchar not null, segment varchar not null, primary key (as_of_date, party_id, segment_type))")
+    wh.execute("insert into analytics.segment_membership values (?, 'L1', 'rfm', 'Lost')", [ago(30)])
+    build_customer_segments(wh, AS_OF)
+    build_key_accounts(wh, AS_OF)
+    written = write_membership(wh, AS_OF)
+    assert wh.execute("select count(*) from duckdb_constraints() where table_name = 'segment_membership' "
+                      "and constraint_type = 'PRIMARY KEY'").fetchall() == [(0,)]
+    assert wh.execute("select count(*) from analytics.segment_membership").fetchall() == [(written + 1,)]
+
+    wh.execute("insert into analytics.customer_clv values ('L1', 'bronze')")  # L1 twice: two value tiers
+    with pytest.raises(ValueError, match=r"segment membership on .*: a party is in a segment type more than once "
+                                         r"\(segment_type, party_id, rows\): \[\('value_tier', 'L1', 2\)\]"):
+        write_membership(wh, AS_OF)
+    assert wh.execute("select count(*) from analytics.segment_membership").fetchall() == [(written + 1,)]
