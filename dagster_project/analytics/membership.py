@@ -34,9 +34,9 @@ CREATE = """
 def _drop_primary_key(con: duckdb.DuckDBPyConnection) -> None:
     """Rebuild a table created with the former primary key without it (DuckDB cannot drop a constraint).
 
-    Why: the key's index grew by every snapshot (7 M entries a day at a million people) and made a
+    Why: the key's index grew by every snapshot (4.8 M entries a day at a million people) and made a
     re-run of a day, which deletes the date's rows and inserts them again, take 80 s (70 s of it the
-    commit updating the index) instead of 10 s. Uniqueness per date is checked by write_membership.
+    commit updating the index); without it 1.7 s. Uniqueness per date is checked by write_membership.
     """
     keyed = con.execute("select count(*) from duckdb_constraints() where schema_name = 'analytics' "
                         "and table_name = 'segment_membership' and constraint_type = 'PRIMARY KEY'").fetchall()[0][0]
