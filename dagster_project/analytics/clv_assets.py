@@ -50,11 +50,10 @@ def _spec(name: str, description: str) -> dg.AssetSpec:
 def _fit(purchases: pd.DataFrame, as_of: date, config: ClvConfig, folder) -> tuple[Fitted, Holdout, date, bool]:
     """The model's fit and holdout check for this run: (fitted, holdout, fitted through, reused from a kept fit)."""
     through = clv_refit.fit_through(as_of, config.refit)
-    starts = clv_refit.party_starts(purchases)
-    if not clv_refit.has_two_customers(purchases, starts, clv_data.day_number(through) - config.holdout_days):
+    if not clv_refit.has_two_customers(purchases, clv_data.day_number(through) - config.holdout_days):
         through = as_of  # too little history before the period end: fit on everything up to today
     end_day = clv_data.day_number(through)
-    key = clv_refit.inputs_key(purchases, starts, end_day, config.holdout_days)
+    key = clv_refit.inputs_key(purchases, end_day, config.holdout_days)
     kept = clv_refit.load(folder, key)
     if kept is not None:
         return *kept, through, True
