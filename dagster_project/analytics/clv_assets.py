@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from dagster_project.analytics import clv_data, clv_refit
+from dagster_project.analytics import clv_data
 from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, contact_window_start,
                                                      fit_models, monthly_contact_cost, predict, rfm_table)
-from dagster_project.analytics.clv_report import Holdout, holdout_markdown, holdout_plot, holdout_validation
+from dagster_project.analytics.clv_report import holdout_markdown, holdout_plot, holdout_validation
 from dagster_project.analytics.plots import image_markdown
 from dagster_project.settings import get_settings
 
@@ -31,15 +31,11 @@ _INPUTS = [dg.AssetKey(["marts", "fct_transactions"]), dg.AssetKey(["marts", "fc
 
 class ClvConfig(dg.Config):
     """horizon_months: CLV horizon; annual_discount_rate: discount per year (applied monthly);
-    holdout_days: the last days (of the fit's period) held out to validate the model; refit: how
-    often the parameters are fitted again: "month" or "week" (on the purchases up to the end of the
-    last whole month or week before the as-of date's) or "day" (every run, on everything;
-    clv_refit.py). Every run scores every customer as of its own date."""
+    holdout_days: the last days held out to validate the model."""
 
     horizon_months: int = 36
     annual_discount_rate: float = 0.10
     holdout_days: int = 90
-    refit: str = "month"
 
 
 def _spec(name: str, description: str) -> dg.AssetSpec:
@@ -47,26 +43,11 @@ def _spec(name: str, description: str) -> dg.AssetSpec:
                         description=description)
 
 
-def _fit(purchases: pd.DataFrame, as_of: date, config: ClvConfig, folder) -> tuple[Fitted, Holdout, date, bool]:
-    """The model's fit and holdout check for this run: (fitted, holdout, fitted through, reused from a kept fit)."""
-    through = clv_refit.fit_through(as_of, config.refit)
-    if not clv_refit.has_two_customers(purchases, clv_data.day_number(through) - config.holdout_days):
-        through = as_of  # too little history before the period end: fit on everything up to today
-    end_day = clv_data.day_number(through)
-    key = clv_refit.inputs_key(purchases, end_day, config.holdout_days)
-    kept = clv_refit.load(folder, key)
-    if kept is not None:
-        return *kept, through, True
-    fitted = fit_models(rfm_table(purchases, end_day))
-    holdout = holdout_validation(purchases, end_day, config.holdout_days)
-    clv_refit.save(folder, key, through, fitted, holdout)
-    return fitted, holdout, through, False
-
-
 def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date, purchases: pd.DataFrame,
-                    acquisition: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
+                    acquisition: pd.DataFrame) -> tuple[pd.DataFrame, Fitted]:
     as_of_day = clv_data.day_number(as_of)
     rfm = rfm_table(purchases, as_of_day)
+    fitted = fit_models(rfm)
     start = contact_window_start(rfm["first_day"], as_of_day, CURRENT_VALUE_DAYS)
     cost = clv_data.contact_cost_since(con, start, as_of)
     predicted = predict(rfm, fitted, knobs, monthly_contact_cost(cost, start, as_of_day))
@@ -75,7 +56,7 @@ def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date
     table["current_value"] = recent.reindex(table.index, fill_value=0.0)
     table["value_tier"] = assign_value_tiers(table["net_clv"], table["current_value"], clv_data.value_tier_rules(con))
     table["as_of_date"] = as_of
-    return table.reset_index()
+    return table.reset_index(), fitted
 
 
 def _write(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, select: str) -> int:
@@ -169,9 +150,9 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
             raise dg.Failure("CLV: fewer than two individuals with a purchase; nothing to fit")
         acquisition = clv_data.customer_acquisition(con)
         started = time.perf_counter()
-        fitted, holdout, through, reused = _fit(purchases, as_of, config, report_dir)
-        table = _customer_table(con, knobs, as_of, purchases, acquisition, fitted)
+        table, fitted = _customer_table(con, knobs, as_of, purchases, acquisition)
         seconds = time.perf_counter() - started
+        holdout = holdout_validation(purchases, clv_data.day_number(as_of), config.holdout_days)
         counts = {"customer_clv": _write(con, "customer_clv", table, _CUSTOMER_CLV_SQL)}
         counts["clv_by_acquisition"] = _write(con, "clv_by_acquisition", acquisition, _BY_ACQUISITION_SQL)
         counts["clv_model_parameters"] = _write(con, "clv_model_parameters", _parameters(fitted, knobs),
@@ -183,12 +164,10 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
     report_dir.mkdir(parents=True, exist_ok=True)
     report = report_dir / "clv_holdout.md"
     plot = holdout_plot(holdout, report_dir / "clv_holdout.png")
-    report.write_text(f"# CLV model: calibration / holdout (fitted on purchases through {through})\n\n"
-                      f"![holdout]({plot.name})\n\n{chart}\n")
+    report.write_text(f"# CLV model: calibration / holdout (as of {as_of})\n\n![holdout]({plot.name})\n\n{chart}\n")
     bg, gg = fitted.bgnbd, fitted.gamma_gamma
-    context.log.info(f"CLV: {len(table)} customers as of {as_of}; model {'kept' if reused else 'fitted'} on "
-                     f"purchases through {through} (refit: {config.refit}); BG/NBD {bg.params}; "
-                     f"Gamma-Gamma {gg.params}; holdout {holdout.relative_error:+.1%}")
+    context.log.info(f"CLV: {len(table)} customers as of {as_of}; BG/NBD {bg.params}; Gamma-Gamma {gg.params}; "
+                     f"holdout {holdout.relative_error:+.1%}")
 
     yield dg.MaterializeResult(asset_key=["analytics", "customer_clv"], metadata={
         "dagster/row_count": dg.MetadataValue.int(counts["customer_clv"]),
@@ -197,8 +176,6 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
         "total_net_clv": dg.MetadataValue.float(round(float(table["net_clv"].sum()), 2)),
         "median_p_alive": dg.MetadataValue.float(round(float(np.median(table["p_alive"])), 4)),
         "fit_and_predict_seconds": dg.MetadataValue.float(round(seconds, 2)),
-        "fitted_through": dg.MetadataValue.text(str(through)),
-        "fit_kept_from_an_earlier_run": dg.MetadataValue.bool(reused),
         **{k: dg.MetadataValue.float(float(v)) if isinstance(v, float) else dg.MetadataValue.int(v)
            for k, v in holdout.as_metadata().items()},
         "holdout_chart": dg.MetadataValue.md(chart),
