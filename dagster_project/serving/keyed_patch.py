@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.serving.fingerprint import row_hash_sum_sql
+from dagster_project.serving.fingerprint import SourceSummary, row_hash_sum_sql
 from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, table_columns
 from dagster_project.serving.policy import quote
 
@@ -50,25 +50,24 @@ def published_as_it_is(select_list: tuple[str, ...], columns: list[tuple[str, st
 
 
 def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, schema: str, table: str,
-                 select_list: tuple[str, ...], key: str, copy_hash_sum: int | None,
-                 source_rows: int, source_hash_sum: int) -> PatchResult | None:
+                 key: str, copy_hash_sum: int | None, source: SourceSummary) -> PatchResult | None:
     """Bring ``alias.schema.table`` up to the warehouse's by key; None = not applicable or not verified.
 
-    ``copy_hash_sum``: the row-hash sum the copy's table had when it was published (None: unknown).
-    ``source_rows``, ``source_hash_sum``: the warehouse table's, from its fingerprint summary.
+    For a table published as it is (``published_as_it_is``; the caller checks). ``copy_hash_sum``:
+    the row-hash sum the copy's table had when it was published (None: unknown). ``source``: the
+    warehouse table's summary (columns, rows, hash sum) computed for its fingerprint.
     """
-    columns = table_columns(con, source_catalog, schema, table)
-    if (copy_hash_sum is None or not published_as_it_is(select_list, columns)
-            or table_columns(con, alias, schema, table) != columns
+    columns = list(source.columns)
+    if (copy_hash_sum is None or table_columns(con, alias, schema, table) != columns
             or not {key, REFRESHED_AT} <= {name for name, _ in columns}):
         return None
-    source = f"{quote(source_catalog)}.{quote(schema)}.{quote(table)}"
+    warehouse = f"{quote(source_catalog)}.{quote(schema)}.{quote(table)}"
     target = f"{quote(alias)}.{quote(schema)}.{quote(table)}"
     since = con.execute(f"select max({quote(REFRESHED_AT)}) from {target}").fetchall()[0][0]
     if since is None:
         return None
     hash_sum = row_hash_sum_sql([name for name, _ in columns])
-    written = f"from {source} where {quote(REFRESHED_AT)} > ?"
+    written = f"from {warehouse} where {quote(REFRESHED_AT)} > ?"
     inserted, inserted_sum = con.execute(f"select count(*), {hash_sum} {written}",
                                          [since]).fetchall()[0]
     try:
@@ -76,7 +75,7 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
                     [since])
         replaced = f"from {target} where {quote(key)} in (select k from temp.main._publish_keys)"
         deleted, deleted_sum = con.execute(f"select count(*), {hash_sum} {replaced}").fetchall()[0]
-        if deleted + inserted > MAX_CHANGED_SHARE * max(source_rows, 1):
+        if deleted + inserted > MAX_CHANGED_SHARE * max(source.rows, 1):
             return None
         if deleted:
             con.execute(f"delete {replaced}")
@@ -85,6 +84,6 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
     finally:
         con.execute("drop table if exists temp.main._publish_keys")
     after = con.execute(f"select count(*) from {target}").fetchall()[0][0]
-    if after != source_rows or copy_hash_sum - deleted_sum + inserted_sum != source_hash_sum:
+    if after != source.rows or copy_hash_sum - deleted_sum + inserted_sum != source.hash_sum:
         return None  # the copy is left half-patched; the caller's row-by-row patch compares it whole
     return PatchResult(rows=after, deleted=deleted, inserted=inserted)

@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
-from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, previous_fingerprints,
+from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, SourceSummary, previous_fingerprints,
                                                  previous_hash_sums, table_fingerprint, table_summary)
 from dagster_project.serving.keyed_patch import patch_by_key, published_as_it_is
 from dagster_project.serving.patch import patch_table
@@ -211,13 +211,14 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
             table_started = time.monotonic()
             summary = table_summary(con, source_catalog, plan.schema, plan.table, summaries)
             fingerprint = table_fingerprint(plan, summary)
-            by_key = _KeyedPatch((keyed or {}).get((plan.schema, plan.table)), old_sums.get(key), summary.rows,
-                                 summary.hash_sum)
+            # the copy's rows are the warehouse's as they are: its kept sum describes them, and it
+            # can be patched by key
+            as_it_is = published_as_it_is(plan.select_list, list(summary.columns))
+            by_key = _KeyedPatch((keyed or {}).get((plan.schema, plan.table)) if as_it_is else None,
+                                 old_sums.get(key), summary)
             report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
                                                 (plan.schema, plan.table) in existing, old.get(key), fingerprint,
                                                 shared.patches if shared else None, by_key)
-            # the kept sum describes the copy's rows only when they are the warehouse's as they are
-            as_it_is = published_as_it_is(plan.select_list, list(summary.columns))
             con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?)",
                         [plan.schema, plan.table, fingerprint, str(summary.hash_sum) if as_it_is else None])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
@@ -263,11 +264,11 @@ def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path
 
 @dataclass(frozen=True)
 class _KeyedPatch:
-    """What patching one table by key needs (keyed_patch.py); ``key`` None = not a keyed table."""
+    """What patching one table by key needs (keyed_patch.py); ``key`` None = not a keyed table, or
+    not published as it is."""
     key: str | None
     copy_hash_sum: int | None
-    source_rows: int
-    source_hash_sum: int
+    source: SourceSummary
 
 
 def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan,
@@ -281,8 +282,8 @@ def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: s
         return con.execute(f"select count(*) from {name}").fetchall()[0][0]
     report.rewritten.append(key)
     if exists and by_key.key is not None:
-        patched = patch_by_key(con, alias, source_catalog, plan.schema, plan.table, plan.select_list, by_key.key,
-                               by_key.copy_hash_sum, by_key.source_rows, by_key.source_hash_sum)
+        patched = patch_by_key(con, alias, source_catalog, plan.schema, plan.table, by_key.key,
+                               by_key.copy_hash_sum, by_key.source)
         if patched is not None:
             report.patched.append(key)
             report.patched_by_key.append(key)

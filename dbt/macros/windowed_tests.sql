@@ -36,7 +36,7 @@
 
 
 {#- on-run-end: for each windowed test that passed in this invocation, record the newest load time
-    its table holds now (the newest `written_at`) (no model of the invocation writes it after its tests ran). -#}
+    its table holds now, the newest `written_at` (no model of the invocation writes it after its tests ran). -#}
 {% macro record_windowed_test_passes(results) -%}
     {%- if execute -%}
     {%- set watermarks = windowed_test_watermarks() -%}
