@@ -60,19 +60,24 @@ PER_RUN_TABLES = {
     ("integration", "party_merge_log"): PerRunTable(
         "log of party-id merges and splits between consecutive runs; a one-go build has no previous run"),
     ("marts", "segment_migration"): PerRunTable(
-        "moves between consecutive segment snapshots (one per run's as-of date); a one-go build has one snapshot"),
-    ("analytics", "segment_membership"): PerRunTable(
-        "one snapshot per run's as-of date, kept: compared on the latest snapshot",
-        final_snapshot="as_of_date = (select max(as_of_date) from {rel})"),
+        "moves between consecutive run dates of the segment assets; a one-go build has one run date"),
+    ("analytics", "segment_membership_changes"): PerRunTable(
+        "changes between consecutive run dates (a one-go build has one run date, where every membership enters): "
+        "compared on what the latest run date holds, each key's latest change unless a leave",
+        final_snapshot="t.segment is not null and t.as_of_date = (select max(c.as_of_date) from {rel} as c "
+                       "where c.party_id = t.party_id and c.segment_type = t.segment_type)",
+        drop_columns=("as_of_date",)),
+    ("analytics", "segment_membership_runs"): PerRunTable(
+        "one row per run date: compared on the latest", final_snapshot="as_of_date = (select max(as_of_date) from {rel})"),
     ("history", "hist_segment_membership"): PerRunTable(
-        "SCD2 over the per-run segment snapshots: compared on the current periods; valid_from is the first "
-        "snapshot of the period, which depends on how many runs there were",
+        "SCD2 over the per-run segment changes: compared on the current periods; valid_from is the run date "
+        "that opened the period, which depends on how many runs there were",
         final_snapshot="is_current", drop_columns=("valid_from",)),
 }
 # Tables that must be compared (not merely present) for the test to mean anything.
 MUST_COMPARE = {"raw.branch__customers", "staging.stg_branch__customers_checked", "integration.party_xref",
                 "integration.int_party_golden", "marts.dim_customer", "marts.customer_360", "marts.fct_transactions",
-                "analytics.customer_clv", "analytics.customer_segments", "analytics.segment_membership"}
+                "analytics.customer_clv", "analytics.customer_segments", "analytics.segment_membership_changes"}
 # Columns whose value is a choice made by ordering party ids, which depend on the run history by design.
 # None left: a household's anchor is chosen by a run-independent order (int_party_seniority).
 RUN_DEPENDENT_CHOICES: dict[str, str] = {}

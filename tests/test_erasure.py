@@ -86,7 +86,7 @@ def world(tmp_path, monkeypatch):
         con.execute("create table marts.dim_customer as select * from (values "
                     "('Paaaaaaaaaaaaaaaa', 'ada.obi@example.com'), ('Pbbbbbbbbbbbbbbbb', 'bola@example.com')) t(party_id, email)")
         con.execute("create schema analytics")
-        con.execute("create table analytics.segment_membership as select * from (values "
+        con.execute("create table analytics.segment_membership_changes as select * from (values "
                     "(date '2025-01-01', 'Paaaaaaaaaaaaaaaa', 'rfm', 'Champions'), "
                     "(date '2025-02-01', 'Paaaaaaaaaaaaaaaa', 'rfm', 'Loyal'), "
                     "(date '2025-02-01', 'Pbbbbbbbbbbbbbbbb', 'rfm', 'Lost')) t(as_of_date, party_id, segment_type, segment)")
@@ -130,7 +130,7 @@ def test_erase_by_email_removes_the_person_everywhere_and_keeps_totals(world):
         ("marketing/leads.csv", "suppressed", 1)]
     # Derived and per-run tables, the serving copy, the decisions file and reports lose the person only.
     assert _rows(world, "select party_id from marts.dim_customer") == [("Pbbbbbbbbbbbbbbbb",)]
-    assert _rows(world, "select party_id, segment from analytics.segment_membership") == [("Pbbbbbbbbbbbbbbbb", "Lost")]
+    assert _rows(world, "select party_id, segment from analytics.segment_membership_changes") == [("Pbbbbbbbbbbbbbbbb", "Lost")]
     assert _rows(world, "select party_id from integration.party_xref order by 1") == [
         ("Pbbbbbbbbbbbbbbbb",), ("Poooooooooooooooo",)]
     with duckdb.connect(str(world.serving_restricted_path), read_only=True) as con:
@@ -172,7 +172,7 @@ def test_dry_run_counts_and_changes_nothing(world):
     assert report.raw == {"raw.branch__customers": (1, 0), "raw.billing__transactions": (0, 2),
                           "raw.email__events": (0, 1), "raw.marketing__leads": (1, 0)}
     assert report.rejects == 1
-    assert report.derived == {"analytics.segment_membership": 2, "integration.party_identifiers": 4,
+    assert report.derived == {"analytics.segment_membership_changes": 2, "integration.party_identifiers": 4,
                               "integration.party_xref": 2, "marts.dim_customer": 1}
     assert sorted(Path(f).name for f in report.files) == ["match_decisions.csv", "report.md"]
     assert world.warehouse_path.read_bytes() == before

@@ -89,7 +89,7 @@ def _measure(warehouse: Path, party_id: str) -> dict:
                                 f"and party_id = '{party_id}'")[0],
             "customers": {r[0] for r in con.execute("select party_id from marts.dim_customer").fetchall()},
             "raw": {e.table: one(f"select count(*) from raw.{e.table}")[0] for e in ENTITIES},
-            "segments_dates": one("select count(distinct as_of_date) from analytics.segment_membership")[0],
+            "segments_dates": one("select count(*) from analytics.segment_membership_runs")[0],
         }
 
 

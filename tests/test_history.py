@@ -197,12 +197,13 @@ def test_late_holding_versions_open_their_own_period(built_world):
 @pytest.mark.e2e
 def test_segment_history_of_one_run_is_that_run(built_world):
     counts = _query(built_world.warehouse, """
-        select (select count(*) from analytics.segment_membership) as snapshot_rows,
+        select (select count(*) from analytics.segment_membership_changes) as change_rows,
+               (select sum(memberships) from analytics.segment_membership_runs) as held,
                (select count(*) from history.hist_segment_membership where is_current) as current_rows,
                (select count(*) from history.hist_segment_membership) as history_rows
     """).iloc[0]
-    assert counts.snapshot_rows > 10_000
-    assert counts.snapshot_rows == counts.current_rows == counts.history_rows
+    assert counts.change_rows > 10_000  # one run: every membership enters
+    assert counts.change_rows == counts.held == counts.current_rows == counts.history_rows
 
 
 @pytest.mark.e2e

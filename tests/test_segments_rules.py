@@ -14,7 +14,7 @@ import pytest
 from dagster_project.analytics.affinity import build_affinity
 from dagster_project.analytics.key_accounts import build_key_accounts
 from dagster_project.analytics.lifecycle import build_lifecycle
-from dagster_project.analytics.membership import write_membership
+from dagster_project.analytics.membership import held_on, write_membership
 from dagster_project.analytics.rfm import build_rfm, segment_of
 from dagster_project.analytics.segments import age_group_sql, build_customer_segments, build_preferred_channel
 from dagster_project.settings import PROJECT_ROOT
@@ -291,30 +291,37 @@ def test_key_accounts_meet_any_criterion_and_compare_plan_with_actual(wh):
     assert got["O4"][5:] == (None, None, 0, 3_000_000, 3_000_000, None)  # no plan: revenue this year, no attainment
 
 
-def test_membership_history_replaces_a_date_and_keeps_others(wh):
+def test_membership_history_replaces_a_date_and_keeps_what_each_date_held(wh):
     _lifecycle_world(wh)
     _organisations(wh)
     wh.execute("create schema if not exists analytics")
     wh.execute("create table analytics.customer_clv as select * from (values ('L1', 'gold'), ('L2', 'silver')) "
                "as t(party_id, value_tier)")
+    tables = ("select * from analytics.segment_membership_changes order by all",
+              "select * from analytics.segment_membership_runs order by all")
+    states = []
     for as_of in (AS_OF, AS_OF):
         build_customer_segments(wh, as_of)
         build_key_accounts(wh, as_of)
         first = write_membership(wh, as_of)
-    earlier = ago(30)
+        states.append([wh.execute(sql).fetchall() for sql in tables])
+    assert states[0] == states[1]  # a re-run of the date leaves both tables as they were
+    held_then = set(wh.execute(held_on(AS_OF)).fetchall())
+    assert len(held_then) == first
+    earlier = ago(30)  # the as-of date moves back: a run date before the one held
     build_customer_segments(wh, earlier)
     build_key_accounts(wh, earlier)
-    write_membership(wh, earlier)
-    counts = dict(wh.execute("select as_of_date, count(*) from analytics.segment_membership group by 1").fetchall())
-    assert counts[AS_OF] == first
-    assert len(counts) == 2
-    assert wh.execute("select count(*) from (select distinct as_of_date, party_id, segment_type "
-                      "from analytics.segment_membership)").fetchall()[0][0] == sum(counts.values())
-    stage = "select segment from analytics.segment_membership where as_of_date = ? and party_id = 'L6' and segment_type = 'lifecycle'"
-    assert wh.execute(stage, [AS_OF]).fetchall() == [("new",)]
-    assert wh.execute(stage, [earlier]).fetchall() == [("new",)]
-    by_type = dict(wh.execute("select segment_type, count(*) from analytics.segment_membership where as_of_date = ? "
-                              "group by 1", [AS_OF]).fetchall())
+    held_earlier = write_membership(wh, earlier)
+    assert set(wh.execute(held_on(AS_OF)).fetchall()) == held_then  # the later date still holds what it held
+    assert len(wh.execute(held_on(earlier)).fetchall()) == held_earlier
+    assert dict(wh.execute("select * from analytics.segment_membership_runs").fetchall()) == {
+        earlier: held_earlier, AS_OF: first}
+    assert wh.execute("select count(*) from analytics.segment_membership_changes where as_of_date = ?",
+                      [earlier]).fetchall() == [(held_earlier,)]  # the first run date: every membership enters
+    stage = f"select segment from ({{}}) where party_id = 'L6' and segment_type = 'lifecycle'"
+    assert wh.execute(stage.format(held_on(AS_OF))).fetchall() == [("new",)]
+    assert wh.execute(stage.format(held_on(earlier))).fetchall() == [("new",)]
+    by_type = dict(wh.execute(f"select segment_type, count(*) from ({held_on(AS_OF)}) group by 1").fetchall())
     # 12 people; L1's lead is its only chosen touchpoint; 9 held a product by then; 5 have revenue; 4 organisations
     assert by_type == {"lifecycle": 12, "age_group": 12, "preferred_channel": 1, "product_affinity": 9, "rfm": 5,
                        "key_account": 4, "value_tier": 2}
@@ -329,27 +336,3 @@ def test_segment_plot_is_a_png_with_one_panel_per_segment_type(tmp_path):
     from PIL import Image  # pillow comes with matplotlib
 
     assert Image.open(png).size == (1000, 400)  # two 5-inch panels, 4 inches high, 100 dpi
-
-
-def test_membership_refuses_a_party_twice_in_a_segment_type_and_drops_the_old_key(wh):
-    _lifecycle_world(wh)
-    _organisations(wh)
-    wh.execute("create schema if not exists analytics")
-    wh.execute("create table analytics.customer_clv as select * from (values ('L1', 'gold'), ('L2', 'silver')) "
-               "as t(party_id, value_tier)")
-    # a warehouse from before: the snapshot table with its former primary key and one earlier date
-    wh.execute("create table analytics.segment_membership (as_of_date date not null, party_id varchar not null, "
-               "segment_type varchar not null, segment varchar not null, primary key (as_of_date, party_id, segment_type))")
-    wh.execute("insert into analytics.segment_membership values (?, 'L1', 'rfm', 'Lost')", [ago(30)])
-    build_customer_segments(wh, AS_OF)
-    build_key_accounts(wh, AS_OF)
-    written = write_membership(wh, AS_OF)
-    assert wh.execute("select count(*) from duckdb_constraints() where table_name = 'segment_membership' "
-                      "and constraint_type = 'PRIMARY KEY'").fetchall() == [(0,)]
-    assert wh.execute("select count(*) from analytics.segment_membership").fetchall() == [(written + 1,)]
-
-    wh.execute("insert into analytics.customer_clv values ('L1', 'bronze')")  # L1 twice: two value tiers
-    with pytest.raises(ValueError, match=r"segment membership on .*: a party is in a segment type more than once "
-                                         r"\(segment_type, party_id, rows\): \[\('value_tier', 'L1', 2\)\]"):
-        write_membership(wh, AS_OF)
-    assert wh.execute("select count(*) from analytics.segment_membership").fetchall() == [(written + 1,)]

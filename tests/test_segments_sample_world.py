@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from datetime import timedelta
 
 import duckdb
 import pandas as pd
 import pytest
 
-from dagster_project.analytics.membership import write_membership
+from dagster_project.analytics.membership import held_on, write_membership
 from dagster_project.dbt_assets import dbt_executable
 from dagster_project.sample_world.lifecycle_scoring import person_of_party_sql, score_lifecycle
 from dagster_project.settings import DBT_PROJECT_DIR
@@ -137,23 +138,26 @@ def test_membership_is_idempotent_and_migration_counts_every_party(built_world, 
     copy = tmp_path / "w.duckdb"
     shutil.copy(built_world.warehouse, copy)
     with duckdb.connect(str(copy)) as con:
-        as_of = con.execute("select max(as_of_date) from analytics.segment_membership").fetchall()[0][0]
-        before = con.execute("select count(*) from analytics.segment_membership").fetchall()[0][0]
-        assert write_membership(con, as_of) == before  # a re-run replaces the date's rows
-        assert con.execute("select count(*) from analytics.segment_membership").fetchall()[0][0] == before
+        as_of, held = con.execute("select as_of_date, memberships from analytics.segment_membership_runs "
+                                  "order by 1 desc limit 1").fetchall()[0]
+        tables = ("select * from analytics.segment_membership_changes order by all",
+                  "select * from analytics.segment_membership_runs order by all")
+        before = [con.execute(sql).fetchall() for sql in tables]
+        held_now = set(con.execute(held_on(as_of)).fetchall())
+        assert write_membership(con, as_of) == held == len(held_now)  # a re-run replaces the date's rows
+        assert [con.execute(sql).fetchall() for sql in tables] == before
         # an earlier run where every Loyal customer was a Champion and one party was not yet known
-        newcomer = con.execute("select min(party_id) from analytics.segment_membership").fetchall()[0][0]
-        con.execute("""
-            insert into analytics.segment_membership
-            select as_of_date - 30, party_id, segment_type,
-                case when segment_type = 'rfm' and segment = 'Loyal' then 'Champions' else segment end
-            from analytics.segment_membership
-            where party_id <> $newcomer
-        """, {"newcomer": newcomer})
-        loyal = con.execute("select count(*) from analytics.segment_membership where segment = 'Loyal' "
-                            "and party_id <> $newcomer", {"newcomer": newcomer}).fetchall()[0][0]
-        newcomer_types = con.execute("select count(*) from analytics.segment_membership where party_id = $newcomer",
-                                     {"newcomer": newcomer}).fetchall()[0][0]
+        newcomer = min(party for party, _, _ in held_now)
+        for table in ("customer_segments", "key_accounts", "customer_clv"):
+            con.execute(f"delete from analytics.{table} where party_id = $newcomer", {"newcomer": newcomer})
+        con.execute("update analytics.customer_segments set rfm_segment = 'Champions' where rfm_segment = 'Loyal'")
+        earlier = as_of - timedelta(days=30)
+        write_membership(con, earlier)
+        assert set(con.execute(held_on(as_of)).fetchall()) == held_now  # the later date holds what it held
+        loyal = sum(1 for party, kind, segment in held_now if (kind, segment) == ("rfm", "Loyal") and party != newcomer)
+        newcomer_types = sum(1 for party, _, _ in held_now if party == newcomer)
+        either_date = (f"select segment_type, count(distinct party_id) as n from ({held_on(earlier)} union all "
+                       f"{held_on(as_of)}) as held group by 1")
     env = {**os.environ, "CRM_CIF_WAREHOUSE": str(copy)}
     run = subprocess.run([dbt_executable(), "build", "--select", "segment_migration", "--project-dir", str(DBT_PROJECT_DIR),
                           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
@@ -161,8 +165,7 @@ def test_membership_is_idempotent_and_migration_counts_every_party(built_world, 
     assert run.returncode == 0, run.stdout[-3000:]
     matrix = _query(copy, "select * from marts.segment_migration")
     assert matrix.groupby("segment_type").parties.sum().to_dict() == _query(
-        copy, "select segment_type, count(distinct party_id) as n from analytics.segment_membership group by 1"
-    ).set_index("segment_type").n.to_dict()
+        copy, either_date).set_index("segment_type").n.to_dict()
     rfm = matrix[matrix.segment_type == "rfm"].set_index(["from_segment", "to_segment"]).parties
     assert rfm[("Champions", "Loyal")] == loyal
     assert ("Loyal", "Loyal") not in rfm.index

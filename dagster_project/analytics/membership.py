@@ -1,10 +1,20 @@
-"""analytics.segment_membership: every party's segments, one row per (as_of_date, party,
-segment type), kept across runs so history can tell who moved where (marts.segment_migration).
+"""Every party's segments over time, kept as changes: ``analytics.segment_membership_changes`` and
+``analytics.segment_membership_runs``, so history can tell who moved where (history.hist_segment_membership,
+marts.segment_migration).
 
-A run writes the rows of its own as-of date and replaces any rows that date already had, in
-one transaction: re-running on the same data never duplicates, and a run on new data adds a
-date. The rows hold no run time, so a re-run leaves the table identical. A party without a
-value for a type (no revenue: no RFM segment) has no row for it.
+A run on as-of date D records D in ``segment_membership_runs`` (with the memberships held that day) and,
+in ``segment_membership_changes``, one row per (party, segment type) whose segment on D differs from its
+segment on the previous run date: it entered or moved (the new segment) or left (segment NULL). What a
+party held on any run date is its latest change on or before that date, unless that change is a leave.
+
+Why changes and not a snapshot per run: a snapshot of every party kept 4.8 M rows a day at a million
+people (1.75 G a year), and the history, the migration matrix, the serving copies and the Parquet export
+all grew with it; about 25 k memberships change on a day.
+
+Re-running a date replaces its changes (against the previous run date) and its run row; if a later run
+date exists (the as-of date moved back), that date's changes are recomputed against the new state, so
+what is held on every other date stays as it was. No run time is recorded: a re-run on the same data
+leaves both tables identical. A party without a value for a type (no revenue: no RFM segment) holds none.
 """
 
 from datetime import date
@@ -21,69 +31,132 @@ SEGMENT_TYPES = {
     "value_tier": "select party_id, value_tier from analytics.customer_clv",
 }
 
-CREATE = """
-    create table if not exists analytics.segment_membership (
+CHANGES = "analytics.segment_membership_changes"
+RUNS = "analytics.segment_membership_runs"
+FORMER_SNAPSHOTS = "analytics.segment_membership"  # one full snapshot per run date, until this module replaced it
+
+CREATE = (
+    f"""create table if not exists {CHANGES} (
         as_of_date date not null,
         party_id varchar not null,
         segment_type varchar not null,
-        segment varchar not null
-    )
-"""
+        segment varchar
+    )""",
+    f"""create table if not exists {RUNS} (
+        as_of_date date not null primary key,
+        memberships bigint not null
+    )""",
+)
+
+NOTHING_HELD = "select cast(null as varchar) as party_id, cast(null as varchar) as segment_type, " \
+               "cast(null as varchar) as segment where false"
 
 
-def _drop_primary_key(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild a table created with the former primary key without it (DuckDB cannot drop a constraint).
-
-    Why: the key's index grew by every snapshot (4.8 M entries a day at a million people) and made a
-    re-run of a day, which deletes the date's rows and inserts them again, take 80 s (70 s of it the
-    commit updating the index); without it 1.7 s. Uniqueness per date is checked by write_membership.
+def held_on(on: date | None) -> str:
+    """SQL for (party_id, segment_type, segment) held on run date ``on``: the latest change up to it, unless a leave."""
+    if on is None:
+        return NOTHING_HELD
+    return f"""
+        select party_id, segment_type, segment from (
+            select party_id, segment_type, segment from {CHANGES}
+            where as_of_date <= date '{on.isoformat()}'
+            qualify row_number() over (partition by party_id, segment_type order by as_of_date desc) = 1
+        ) as latest
+        where segment is not null
     """
-    keyed = con.execute("select count(*) from duckdb_constraints() where schema_name = 'analytics' "
-                        "and table_name = 'segment_membership' and constraint_type = 'PRIMARY KEY'").fetchall()[0][0]
-    if not keyed:
-        return
+
+
+def _insert_changes(con: duckdb.DuckDBPyConnection, at: date, before_sql: str, after_sql: str) -> None:
+    """Record at ``at`` what differs between two held states: entries and moves (new segment), leaves (NULL)."""
+    con.execute(f"""
+        insert into {CHANGES} (as_of_date, party_id, segment_type, segment)
+        select cast($at as date), coalesce(a.party_id, b.party_id), coalesce(a.segment_type, b.segment_type), a.segment
+        from ({before_sql}) as b
+        full outer join ({after_sql}) as a on a.party_id = b.party_id and a.segment_type = b.segment_type
+        where b.party_id is null or a.party_id is null or a.segment <> b.segment
+        order by 3, 2
+    """, {"at": at})
+
+
+def _run_dates(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[date | None, date | None]:
+    """The run dates just before and just after ``as_of`` (None where there is none)."""
+    return con.execute(f"select max(as_of_date) filter (where as_of_date < $d), "
+                       f"min(as_of_date) filter (where as_of_date > $d) from {RUNS}", {"d": as_of}).fetchall()[0]
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_catalog = current_database() "
+                       "and table_schema = ? and table_name = ?", [schema, table]).fetchall()[0][0] > 0
+
+
+def convert_snapshots(con: duckdb.DuckDBPyConnection) -> int:
+    """Turn the former per-run snapshots (``analytics.segment_membership``) into runs and changes, then drop them.
+
+    A one-off for warehouses built before the change log; returns the run dates converted (0: nothing to do).
+    Each date's changes are taken against the previous date's snapshot, as write_membership would have.
+    """
+    if not _table_exists(con, "analytics", "segment_membership"):
+        return 0
+    dates = [d for (d,) in con.execute(f"select distinct as_of_date from {FORMER_SNAPSHOTS} order by 1").fetchall()]
     con.execute("begin transaction")
     try:
-        con.execute("create table analytics.segment_membership__unkeyed as select * from analytics.segment_membership "
-                    "order by as_of_date, segment_type, party_id")
-        con.execute("drop table analytics.segment_membership")
-        con.execute("alter table analytics.segment_membership__unkeyed rename to segment_membership")
+        def snapshot(on: date | None) -> str:
+            return NOTHING_HELD if on is None else (f"select party_id, segment_type, segment from {FORMER_SNAPSHOTS} "
+                                                    f"where as_of_date = date '{on.isoformat()}'")
+
+        previous = None
+        for on in dates:
+            con.execute(f"delete from {CHANGES} where as_of_date = $d", {"d": on})
+            _insert_changes(con, on, snapshot(previous), snapshot(on))
+            con.execute(f"delete from {RUNS} where as_of_date = $d", {"d": on})
+            con.execute(f"insert into {RUNS} select $d, count(*) from {FORMER_SNAPSHOTS} where as_of_date = $d",
+                        {"d": on})
+            previous = on
+        con.execute(f"drop table {FORMER_SNAPSHOTS}")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
+    return len(dates)
 
 
 def write_membership(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
-    """Replace the rows of ``as_of``; returns the rows written.
+    """Record the memberships held on ``as_of`` (replacing that date's); returns how many are held.
 
     Raises ValueError (and writes nothing) when the date would hold a party twice for a segment type.
     """
     con.execute("create schema if not exists analytics")
-    con.execute(CREATE)
-    _drop_primary_key(con)
+    for create in CREATE:
+        con.execute(create)
+    convert_snapshots(con)
     selects = " union all ".join(f"select '{kind}' as segment_type, * from ({sql}) as s(party_id, segment)"
                                  for kind, sql in SEGMENT_TYPES.items())
-    con.execute("begin transaction")
+    con.execute(f"create or replace temp table _membership_now as select party_id, segment_type, segment "
+                f"from ({selects}) as m where segment is not null")
     try:
-        con.execute("delete from analytics.segment_membership where as_of_date = $as_of", {"as_of": as_of})
-        con.execute(f"""
-            insert into analytics.segment_membership (as_of_date, party_id, segment_type, segment)
-            select cast($as_of as date), party_id, segment_type, segment
-            from ({selects}) as m
-            where segment is not null
-            order by segment_type, party_id
-        """, {"as_of": as_of})
-        repeated = con.execute("""
-            select segment_type, party_id, count(*) from analytics.segment_membership
-            where as_of_date = $as_of group by all having count(*) > 1 order by 1, 2 limit 5
-        """, {"as_of": as_of}).fetchall()
+        repeated = con.execute("select segment_type, party_id, count(*) from _membership_now "
+                               "group by all having count(*) > 1 order by 1, 2 limit 5").fetchall()
         if repeated:
             raise ValueError(f"segment membership on {as_of}: a party is in a segment type more than once "
                              f"(segment_type, party_id, rows): {repeated}; nothing written")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return con.execute("select count(*) from analytics.segment_membership where as_of_date = $as_of",
-                       {"as_of": as_of}).fetchall()[0][0]
+        previous, following = _run_dates(con, as_of)
+        con.execute("begin transaction")
+        try:
+            if following is not None:  # what the later date holds, read before this date's changes are replaced
+                con.execute(f"create or replace temp table _membership_following as {held_on(following)}")
+            con.execute(f"delete from {CHANGES} where as_of_date = $d", {"d": as_of})
+            _insert_changes(con, as_of, held_on(previous), "select * from _membership_now")
+            if following is not None:
+                con.execute(f"delete from {CHANGES} where as_of_date = $d", {"d": following})
+                _insert_changes(con, following, "select * from _membership_now",
+                                "select * from _membership_following")
+            con.execute(f"delete from {RUNS} where as_of_date = $d", {"d": as_of})
+            con.execute(f"insert into {RUNS} select $d, count(*) from _membership_now", {"d": as_of})
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        return con.execute("select count(*) from _membership_now").fetchall()[0][0]
+    finally:
+        con.execute("drop table if exists _membership_now")
+        con.execute("drop table if exists _membership_following")

@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from dagster_project.analytics.key_accounts import build_key_accounts
-from dagster_project.analytics.membership import write_membership
+from dagster_project.analytics.membership import CHANGES, RUNS, write_membership
 from dagster_project.analytics.plots import bar_charts_png, image_markdown
 from dagster_project.analytics.segments import build_customer_segments, warehouse_as_of
 from dagster_project.settings import get_settings
@@ -90,27 +90,44 @@ def key_accounts(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
     })
 
 
-@dg.asset(
-    key=["analytics", "segment_membership"], group_name="analytics", kinds={"python", "duckdb"},
-    deps=_keys("analytics.customer_segments", "analytics.key_accounts", "analytics.customer_clv"),
-    description="History of segment membership: (as_of_date, party_id, segment_type, segment), one date per "
-                "as-of; a re-run for the same date replaces that date's rows.",
+_MEMBERSHIP_INPUTS = _keys("analytics.customer_segments", "analytics.key_accounts", "analytics.customer_clv")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["analytics", "segment_membership_changes"], deps=_MEMBERSHIP_INPUTS, group_name="analytics",
+                     kinds={"python", "duckdb"},
+                     description="Segment membership over time, as changes: (as_of_date, party_id, segment_type, "
+                                 "segment) when a party enters, moves (the new segment) or leaves (NULL) a segment "
+                                 "type on a run date. A re-run replaces its date."),
+        dg.AssetSpec(["analytics", "segment_membership_runs"], deps=_MEMBERSHIP_INPUTS, group_name="analytics",
+                     kinds={"python", "duckdb"},
+                     description="The run dates of the segment membership, with the memberships held on each."),
+    ],
+    name="segment_membership",
 )
-def segment_membership(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Append this run's memberships (replacing the same date's), so migrations can be measured."""
+def segment_membership(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    """Record this run's memberships as the changes since the previous run date, so migrations can be measured."""
     with duckdb.get_connection() as con:
         as_of = warehouse_as_of(con)
-        written = write_membership(con, as_of)
-        total, dates = con.execute("select count(*), count(distinct as_of_date) from analytics.segment_membership").fetchall()[0]
-        by_type = con.execute("select segment_type, count(*) from analytics.segment_membership "
-                              "where as_of_date = $as_of group by 1 order by 1", {"as_of": as_of}).fetchall()
-    context.log.info(f"segment_membership: {written} rows for {as_of}; {dates} dates held")
-    return dg.MaterializeResult(metadata={
+        held = write_membership(con, as_of)
+        total, changed = con.execute(f"select count(*), count(*) filter (where as_of_date = $d) from {CHANGES}",
+                                     {"d": as_of}).fetchall()[0]
+        dates = con.execute(f"select count(*) from {RUNS}").fetchall()[0][0]
+        by_type = con.execute(f"select segment_type, count(segment), count(*) - count(segment) from {CHANGES} "
+                              "where as_of_date = $d group by 1 order by 1", {"d": as_of}).fetchall()
+    context.log.info(f"segment membership on {as_of}: {held} held, {changed} changed; {dates} run dates held")
+    yield dg.MaterializeResult(asset_key=["analytics", "segment_membership_changes"], metadata={
         "dagster/row_count": dg.MetadataValue.int(total),
         "as_of_date": dg.MetadataValue.text(str(as_of)),
-        "rows_this_date": dg.MetadataValue.int(written),
-        "dates_held": dg.MetadataValue.int(dates),
-        "rows_by_segment_type": dg.MetadataValue.md(sizes_markdown(by_type, ("segment type", "parties"))),
+        "changes_this_date": dg.MetadataValue.int(changed),
+        "changes_by_segment_type": dg.MetadataValue.md(sizes_markdown(
+            by_type, ("segment type", "entered or moved", "left"))),
+    })
+    yield dg.MaterializeResult(asset_key=["analytics", "segment_membership_runs"], metadata={
+        "dagster/row_count": dg.MetadataValue.int(dates),
+        "as_of_date": dg.MetadataValue.text(str(as_of)),
+        "memberships_this_date": dg.MetadataValue.int(held),
     })
 
 

@@ -1,29 +1,48 @@
 {#-
-    Segment membership as SCD type 2 per party x segment type, from the snapshots that
-    analytics.segment_membership keeps (one per run's as_of_date). A period runs from the first
-    as-of date of an unbroken run of one segment to the next as-of date where the segment
-    differs or the party has no row (then is_deleted: the party left the segment type, e.g.
-    no purchases any more for RFM, or was merged into another party).
+    Segment membership as SCD type 2 per party x segment type, from the changes that
+    analytics.segment_membership_changes keeps: a period runs from the run date a party entered
+    or moved into a segment to its next change for that segment type (valid_to exclusive): a
+    move, or a leave (segment NULL: then is_deleted, e.g. no purchases any more for RFM, or the
+    party was merged into another). A period without a later change is current.
 
     Segments are model outputs: this is what the segment rules said at each run, not a fact
-    dated by a source. A run on a later as-of date adds a snapshot; re-running a date replaces
-    it, so history is rebuilt as the table stands. The membership table records no run time,
-    so loaded_at is NULL. Built after the analytics assets (ON_ANALYTICS in dbt_assets.py).
+    dated by a source. last_as_of_date is the last run date that held the period (the run date
+    before the one that ended it; the latest run date while current), from
+    analytics.segment_membership_runs. Built from the changes, so it costs what changed, not a
+    copy of every party per run. The membership tables record no run time, so neither does this.
+    Built after the analytics assets (ON_ANALYTICS in dbt_assets.py).
 -#}
 with
 
-membership as (
-    select as_of_date as delivery_id, party_id, segment_type, segment
-    from {{ source('analytics', 'segment_membership') }}
+changes as (
+    select
+        party_id, segment_type, segment, as_of_date,
+        lead(as_of_date) over (partition by party_id, segment_type order by as_of_date) as next_change_date,
+        lead(segment) over (partition by party_id, segment_type order by as_of_date) as next_segment
+    from {{ source('analytics', 'segment_membership_changes') }}
 ),
 
-snapshots as (
-    select distinct as_of_date as delivery_id, as_of_date as delivery_date,
-        cast(null as timestamp) as delivery_loaded_at
-    from {{ source('analytics', 'segment_membership') }}
+runs as (
+    select as_of_date, lag(as_of_date) over (order by as_of_date) as previous_as_of_date
+    from {{ source('analytics', 'segment_membership_runs') }}
+),
+
+latest_run as (
+    select max(as_of_date) as as_of_date
+    from {{ source('analytics', 'segment_membership_runs') }}
 )
 
 select
-    party_id, segment_type, segment, valid_from, valid_to, is_current, is_deleted,
-    deleted_at, last_delivered_on as last_as_of_date
-from {{ full_extract_history('membership', ['party_id', 'segment_type'], ['segment'], 'snapshots', row_order=none) }} as history
+    c.party_id,
+    c.segment_type,
+    c.segment,
+    c.as_of_date as valid_from,
+    c.next_change_date as valid_to,
+    case when c.next_change_date is null then true else false end as is_current,
+    case when c.next_change_date is not null and c.next_segment is null then true else false end as is_deleted,
+    case when c.next_change_date is not null and c.next_segment is null then c.next_change_date end as deleted_at,
+    coalesce(closing.previous_as_of_date, latest_run.as_of_date) as last_as_of_date
+from changes as c
+left join runs as closing on closing.as_of_date = c.next_change_date
+cross join latest_run
+where c.segment is not null
