@@ -159,8 +159,9 @@ def test_membership_is_idempotent_and_migration_counts_every_party(built_world, 
         either_date = (f"select segment_type, count(distinct party_id) as n from ({held_on(earlier)} union all "
                        f"{held_on(as_of)}) as held group by 1")
     env = {**os.environ, "CRM_CIF_WAREHOUSE": str(copy)}
-    run = subprocess.run([dbt_executable(), "build", "--select", "segment_migration", "--project-dir", str(DBT_PROJECT_DIR),
-                          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
+    run = subprocess.run([dbt_executable(), "build", "--select", "hist_segment_membership", "segment_migration",
+                          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                          "--target-path", str(tmp_path / "target")],
                          env=env, capture_output=True, text=True, cwd=DBT_PROJECT_DIR)
     assert run.returncode == 0, run.stdout[-3000:]
     matrix = _query(copy, "select * from marts.segment_migration")

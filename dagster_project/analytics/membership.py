@@ -89,6 +89,12 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
                        "and table_schema = ? and table_name = ?", [schema, table]).fetchall()[0][0] > 0
 
 
+def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists analytics")
+    for create in CREATE:
+        con.execute(create)
+
+
 def convert_snapshots(con: duckdb.DuckDBPyConnection) -> int:
     """Turn the former per-run snapshots (``analytics.segment_membership``) into runs and changes, then drop them.
 
@@ -97,6 +103,7 @@ def convert_snapshots(con: duckdb.DuckDBPyConnection) -> int:
     """
     if not _table_exists(con, "analytics", "segment_membership"):
         return 0
+    _create_tables(con)
     dates = [d for (d,) in con.execute(f"select distinct as_of_date from {FORMER_SNAPSHOTS} order by 1").fetchall()]
     con.execute("begin transaction")
     try:
@@ -125,9 +132,7 @@ def write_membership(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
 
     Raises ValueError (and writes nothing) when the date would hold a party twice for a segment type.
     """
-    con.execute("create schema if not exists analytics")
-    for create in CREATE:
-        con.execute(create)
+    _create_tables(con)
     convert_snapshots(con)
     selects = " union all ".join(f"select '{kind}' as segment_type, * from ({sql}) as s(party_id, segment)"
                                  for kind, sql in SEGMENT_TYPES.items())

@@ -7,9 +7,11 @@
     pipeline ran on; to compare any two dates, take the periods of history.hist_segment_membership
     that cover each (valid_from <= date < valid_to) and join them on party_id and segment_type.
 
-    From the changes, not from a snapshot per date: the moves of a pair are the changes on its
-    later date (from the key's previous change); the parties that stayed in a segment are those
-    held in it on the earlier date (entries minus exits up to that date) less those who moved out.
+    From the periods of history.hist_segment_membership, not from a snapshot per date, and
+    without a window over the history: the moves of a pair are the periods that ended on its
+    later date (from) matched with those that began on it (to); the parties that stayed in a
+    segment are those held in it on the earlier date (periods begun minus periods ended up to
+    that date) less those who moved out.
 
     Incremental: a pair is final once a later run date exists, so a daily run builds only the
     pairs not built yet and the latest pair (its to_date is today's as-of date, which a re-run
@@ -21,11 +23,9 @@
           on_schema_change='fail') }}
 with
 
-changes as (
-    select
-        as_of_date, party_id, segment_type, segment,
-        lag(segment) over (partition by party_id, segment_type order by as_of_date) as previous_segment
-    from {{ source('analytics', 'segment_membership_changes') }}
+periods as (
+    select party_id, segment_type, segment, valid_from, valid_to
+    from {{ ref('hist_segment_membership') }}
 ),
 
 date_pairs as (
@@ -47,24 +47,40 @@ pairs_to_build as (
     {%- endif %}
 ),
 
-moves as (
-    select
-        c.segment_type, p.from_date, p.to_date,
-        coalesce(c.previous_segment, '(absent)') as from_segment,
-        coalesce(c.segment, '(absent)') as to_segment,
-        count(*) as parties
+ended as (
+    select p.from_date, p.to_date, e.party_id, e.segment_type, e.segment
     from pairs_to_build as p
-    join changes as c on c.as_of_date = p.to_date
-    group by c.segment_type, p.from_date, p.to_date, coalesce(c.previous_segment, '(absent)'), coalesce(c.segment, '(absent)')
+    join periods as e on e.valid_to = p.to_date
 ),
 
-{#- +1 when a party enters a segment, -1 when it moves out or leaves: summed up to a date, the parties held -#}
+began as (
+    select p.from_date, p.to_date, b.party_id, b.segment_type, b.segment
+    from pairs_to_build as p
+    join periods as b on b.valid_from = p.to_date
+),
+
+moves as (
+    select
+        coalesce(e.segment_type, b.segment_type) as segment_type,
+        coalesce(e.from_date, b.from_date) as from_date,
+        coalesce(e.to_date, b.to_date) as to_date,
+        coalesce(e.segment, '(absent)') as from_segment,
+        coalesce(b.segment, '(absent)') as to_segment,
+        count(*) as parties
+    from ended as e
+    full outer join began as b
+        on b.to_date = e.to_date and b.party_id = e.party_id and b.segment_type = e.segment_type
+    group by coalesce(e.segment_type, b.segment_type), coalesce(e.from_date, b.from_date),
+        coalesce(e.to_date, b.to_date), coalesce(e.segment, '(absent)'), coalesce(b.segment, '(absent)')
+),
+
+{#- +1 on the date a period began, -1 on the date it ended: summed up to a date, the parties held -#}
 segment_entries_and_exits as (
     select as_of_date, segment_type, segment, sum(delta) as net
     from (
-        select as_of_date, segment_type, segment, 1 as delta from changes where segment is not null
+        select valid_from as as_of_date, segment_type, segment, 1 as delta from periods
         union all
-        select as_of_date, segment_type, previous_segment as segment, -1 as delta from changes where previous_segment is not null
+        select valid_to as as_of_date, segment_type, segment, -1 as delta from periods where valid_to is not null
     ) as deltas
     group by as_of_date, segment_type, segment
 ),
