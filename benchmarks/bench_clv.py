@@ -65,10 +65,11 @@ def from_world(world: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     con = duckdb.connect(str(world / "warehouse.duckdb"), read_only=True)
     try:
         as_of = clv_data.as_of_date(con)
-        purchases = clv_data.purchase_days(con, as_of)
+        end = clv_data.day_number(as_of)
+        summary = clv_data.purchase_summaries(con, clv_data.purchase_days_sql(as_of), end, end, end)
     finally:
         con.close()
-    rfm = rfm_table(purchases, (as_of - date(1970, 1, 1)).days)
+    rfm = rfm_table(summary, end)
     return rfm["frequency"].to_numpy(), rfm["recency"].to_numpy(), rfm["T"].to_numpy()
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from dagster_project.analytics import clv
 from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, contact_window_start,
-                                                     monthly_contact_cost, predict, repeat_purchases_between, rfm_table)
-from dagster_project.analytics.clv_data import contact_cost_since
+                                                     monthly_contact_cost, predict, rfm_table)
+from dagster_project.analytics.clv_data import contact_cost_since, purchase_summaries
 
 PURCHASES = pd.DataFrame({
     "party_id": ["A", "A", "A", "B", "C", "C"],
@@ -22,15 +22,31 @@ PURCHASES = pd.DataFrame({
 })
 
 
+def _summary(end_day: int, cutoff_day: int, recent_after_day: int) -> pd.DataFrame:
+    con = duckdb.connect()
+    con.register("purchases", PURCHASES)
+    return purchase_summaries(con, "purchases", end_day, cutoff_day, recent_after_day)
+
+
 def test_rfm_table_counts_repeat_purchase_days_up_to_the_end():
-    rfm = rfm_table(PURCHASES, end_day=150)
+    summary = _summary(end_day=150, cutoff_day=105, recent_after_day=115)
+    rfm = rfm_table(summary, end_day=150)
     assert list(rfm.index) == ["A", "B", "C"]
     assert rfm.loc["A"].to_dict() == {"first_day": 100, "frequency": 2.0, "recency": 30.0, "T": 50.0,
                                       "monetary_value": 30.0, "margin_rate": pytest.approx(0.3)}
     assert rfm.loc["B", ["frequency", "recency", "T", "monetary_value"]].tolist() == [0.0, 0.0, 30.0, 0.0]
     assert rfm.loc["C", ["frequency", "T"]].tolist() == [0.0, 60.0]  # day 200 is after the end
     assert rfm.loc["C", "margin_rate"] == pytest.approx(0.4)
-    assert repeat_purchases_between(PURCHASES, 105, 200).to_dict() == {"A": 2, "B": 1, "C": 1}
+    # the calibration period (up to day 105): B bought first on day 120, so it is not in it
+    calibration = rfm_table(summary, 105, prefix="cal_")
+    assert calibration[["first_day", "frequency", "recency", "T", "monetary_value"]].to_dict("index") == {
+        "A": {"first_day": 100, "frequency": 0.0, "recency": 0.0, "T": 5.0, "monetary_value": 0.0},
+        "C": {"first_day": 90, "frequency": 0.0, "recency": 0.0, "T": 15.0, "monetary_value": 0.0}}
+    assert calibration["margin_rate"].to_dict() == {"A": pytest.approx(0.3), "C": pytest.approx(0.4)}
+    assert summary["holdout_purchases"].to_dict() == {"A": 2, "B": 1, "C": 0}  # days in (105, 150]
+    assert summary["recent_margin"].to_dict() == {"A": 12.0, "B": 7.0, "C": 0.0}  # after day 115
+    assert _summary(end_day=200, cutoff_day=105, recent_after_day=115)["holdout_purchases"].to_dict() == {
+        "A": 2, "B": 1, "C": 1}
 
 
 def test_monthly_contact_cost_over_the_observed_months():

@@ -43,17 +43,16 @@ def _spec(name: str, description: str) -> dg.AssetSpec:
                         description=description)
 
 
-def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date, purchases: pd.DataFrame,
+def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date, summary: pd.DataFrame,
                     acquisition: pd.DataFrame) -> tuple[pd.DataFrame, Fitted]:
     as_of_day = clv_data.day_number(as_of)
-    rfm = rfm_table(purchases, as_of_day)
+    rfm = rfm_table(summary, as_of_day)
     fitted = fit_models(rfm)
     start = contact_window_start(rfm["first_day"], as_of_day, CURRENT_VALUE_DAYS)
     cost = clv_data.contact_cost_since(con, start, as_of)
     predicted = predict(rfm, fitted, knobs, monthly_contact_cost(cost, start, as_of_day))
-    recent = purchases[purchases["day"] > as_of_day - CURRENT_VALUE_DAYS].groupby("party_id")["margin"].sum()
     table = rfm.join(predicted).join(acquisition.set_index("party_id"), how="left")
-    table["current_value"] = recent.reindex(table.index, fill_value=0.0)
+    table["current_value"] = summary["recent_margin"].reindex(table.index, fill_value=0.0)
     table["value_tier"] = assign_value_tiers(table["net_clv"], table["current_value"], clv_data.value_tier_rules(con))
     table["as_of_date"] = as_of
     return table.reset_index(), fitted
@@ -145,14 +144,16 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
     report_dir = get_settings().data_dir / "analytics"
     with duckdb.get_connection() as con:
         as_of = clv_data.as_of_date(con)
-        purchases = clv_data.purchase_days(con, as_of)
-        if purchases["party_id"].nunique() < 2:
+        as_of_day = clv_data.day_number(as_of)
+        summary = clv_data.purchase_summaries(con, clv_data.purchase_days_sql(as_of), as_of_day,
+                                              as_of_day - config.holdout_days, as_of_day - CURRENT_VALUE_DAYS)
+        if len(summary) < 2:
             raise dg.Failure("CLV: fewer than two individuals with a purchase; nothing to fit")
         acquisition = clv_data.customer_acquisition(con)
         started = time.perf_counter()
-        table, fitted = _customer_table(con, knobs, as_of, purchases, acquisition)
+        table, fitted = _customer_table(con, knobs, as_of, summary, acquisition)
         seconds = time.perf_counter() - started
-        holdout = holdout_validation(purchases, clv_data.day_number(as_of), config.holdout_days)
+        holdout = holdout_validation(summary, as_of_day, config.holdout_days)
         counts = {"customer_clv": _write(con, "customer_clv", table, _CUSTOMER_CLV_SQL)}
         counts["clv_by_acquisition"] = _write(con, "clv_by_acquisition", acquisition, _BY_ACQUISITION_SQL)
         counts["clv_model_parameters"] = _write(con, "clv_model_parameters", _parameters(fitted, knobs),

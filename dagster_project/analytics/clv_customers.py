@@ -18,37 +18,27 @@ class ClvKnobs:
     annual_discount_rate: float = 0.10
 
 
-def rfm_table(purchases: pd.DataFrame, end_day: int) -> pd.DataFrame:
-    """Per party from purchase days up to ``end_day`` (inclusive), in days.
+def rfm_table(summary: pd.DataFrame, end_day: int, prefix: str = "") -> pd.DataFrame:
+    """The model's inputs per party, in days, from purchase-day aggregates (clv_data.purchase_summaries;
+    ``prefix`` picks a period's columns, e.g. ``cal_``; parties without a purchase day in it are left out).
 
     frequency = purchase days after the first, recency = last - first, T = end - first;
     monetary_value = mean amount of the repeat purchase days (0 when none, as in FHL 2005:
     the first purchase is the acquisition, not a sample of the repeat spend);
     margin_rate = margin ÷ amount over all the customer's purchases.
     """
-    p = purchases[purchases["day"] <= end_day]
-    g = p.groupby("party_id", sort=True)
-    first = g["day"].min()
-    last = g["day"].max()
-    days = g.size()
-    total = g["amount"].sum()
-    first_amount = p.loc[g["day"].idxmin(), ["party_id", "amount"]].set_index("party_id")["amount"]
+    p = summary[summary[f"{prefix}days"] > 0]
+    first, days, total = p[f"{prefix}first_day"].astype("int64"), p[f"{prefix}days"], p[f"{prefix}amount"]
     repeat = (days - 1).astype(float)
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "first_day": first,
         "frequency": repeat,
-        "recency": (last - first).astype(float),
+        "recency": (p[f"{prefix}last_day"] - first).astype(float),
         "T": (end_day - first).astype(float),
-        "monetary_value": np.where(repeat > 0, (total - first_amount) / repeat.where(repeat > 0, 1.0), 0.0),
-        "margin_rate": g["margin"].sum() / total,
+        "monetary_value": np.where(repeat > 0, (total - p[f"{prefix}first_amount"]) / repeat.where(repeat > 0, 1.0),
+                                   0.0),
+        "margin_rate": p[f"{prefix}margin"] / total,
     })
-    return out
-
-
-def repeat_purchases_between(purchases: pd.DataFrame, after_day: int, until_day: int) -> pd.Series:
-    """Purchase days per party in (after_day, until_day]."""
-    inside = purchases[(purchases["day"] > after_day) & (purchases["day"] <= until_day)]
-    return inside.groupby("party_id").size()
 
 
 @dataclass(frozen=True)

@@ -36,22 +36,63 @@ def as_of_date(con: duckdb.DuckDBPyConnection) -> date:
     return con.execute("select max(occurred_on) from marts.fct_transactions").fetchall()[0][0]
 
 
-def purchase_days(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
-    """One row per individual and purchase day: party_id, day (days since epoch), amount, margin."""
-    return con.execute("""
-        with catalogue as (select avg(margin_rate) as average_rate from reference.products)
+def purchase_days_sql(as_of: date) -> str:
+    """SQL relation: one row per individual and purchase day up to ``as_of``: party_id, day (days since
+    EPOCH), amount, margin (decimals, summed exactly)."""
+    return f"""(
+        with catalogue as (  -- a decimal, so margins sum exactly: double sums would depend on the threads' order
+            select cast(avg(margin_rate) as decimal(18, 10)) as average_rate from reference.products
+        )
         select t.party_id,
                cast(date_diff('day', date '1970-01-01', t.occurred_on) as bigint) as day,
-               cast(sum(t.amount) as double) as amount,
-               cast(sum(t.amount * coalesce(p.margin_rate, catalogue.average_rate)) as double) as margin
+               sum(t.amount) as amount,
+               sum(cast(t.amount as decimal(38, 2)) * coalesce(p.margin_rate, catalogue.average_rate)) as margin
         from marts.fct_transactions as t
         join marts.dim_customer as c on c.party_id = t.party_id and c.party_type = 'individual'
         left join reference.products as p on p.product_code = t.product_code
         cross join catalogue
-        where t.counts_as_revenue and t.transaction_type = 'purchase' and t.amount > 0 and t.occurred_on <= ?
+        where t.counts_as_revenue and t.transaction_type = 'purchase' and t.amount > 0
+            and t.occurred_on <= date '{as_of.isoformat()}'
         group by t.party_id, t.occurred_on
-        order by t.party_id, day
-    """, [as_of]).df()
+    )"""
+
+
+# Per-party aggregates of purchase days in one period: what rfm_table turns into the model's inputs.
+PERIOD_COLUMNS = ("first_day", "last_day", "days", "amount", "first_amount", "margin")
+
+
+def purchase_summaries(con: duckdb.DuckDBPyConnection, days: str, end_day: int, cutoff_day: int,
+                       recent_after_day: int) -> pd.DataFrame:
+    """Per party with a purchase day up to ``end_day``, in one pass over the purchase days ``days``
+    (an SQL relation with party_id, day, amount, margin; e.g. purchase_days_sql):
+
+    - PERIOD_COLUMNS over the days up to ``end_day`` (the fit), and prefixed ``cal_`` over those up
+      to ``cutoff_day`` (the holdout's calibration; NULL / 0 for a party first seen after it);
+    - ``holdout_purchases``: purchase days in (cutoff_day, end_day];
+    - ``recent_margin``: the margin of the purchase days after ``recent_after_day`` (current value).
+
+    Why aggregates and not the purchase days: at a million people the days are 10 M rows, 7 s to
+    fetch into pandas and 5 s more to group there, for 0.6 M customers' figures. Amounts stay
+    decimal until summed, so the sums do not depend on the order DuckDB's threads add them in.
+    """
+    cal = "day <= $cutoff"
+    return con.execute(f"""
+        select party_id,
+            min(day) as first_day, max(day) as last_day, count(*) as days,
+            cast(sum(amount) as double) as amount, cast(arg_min(amount, day) as double) as first_amount,
+            cast(sum(margin) as double) as margin,
+            min(day) filter (where {cal}) as cal_first_day, max(day) filter (where {cal}) as cal_last_day,
+            count(*) filter (where {cal}) as cal_days,
+            cast(sum(amount) filter (where {cal}) as double) as cal_amount,
+            cast(arg_min(amount, day) filter (where {cal}) as double) as cal_first_amount,
+            cast(sum(margin) filter (where {cal}) as double) as cal_margin,
+            count(*) filter (where day > $cutoff) as holdout_purchases,
+            cast(coalesce(sum(margin) filter (where day > $recent), 0) as double) as recent_margin
+        from {days} as purchase_days
+        where day <= $end
+        group by party_id
+        order by party_id
+    """, {"end": end_day, "cutoff": cutoff_day, "recent": recent_after_day}).df().set_index("party_id")
 
 
 def customer_acquisition(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from dagster_project.analytics import clv
 from dagster_project.analytics.plots import pyplot
-from dagster_project.analytics.clv_customers import fit_models, repeat_purchases_between, rfm_table
+from dagster_project.analytics.clv_customers import fit_models, rfm_table
 
 _BAR_WIDTH = 30
 
@@ -45,16 +45,19 @@ class Holdout:
                 "holdout_correlation": round(self.correlation, 4)}
 
 
-def holdout_validation(purchases: pd.DataFrame, as_of_day: int, holdout_days: int) -> Holdout:
-    """Refit on the calibration period and score the holdout window."""
+def holdout_validation(summary: pd.DataFrame, as_of_day: int, holdout_days: int) -> Holdout:
+    """Refit on the calibration period and score the holdout window.
+
+    ``summary``: clv_data.purchase_summaries with ``cutoff_day = as_of_day - holdout_days``.
+    """
     cutoff = as_of_day - holdout_days
-    calibration = rfm_table(purchases, cutoff)
+    calibration = rfm_table(summary, cutoff, prefix="cal_")
     if len(calibration) < 2:
         raise ValueError(f"a holdout of {holdout_days} days leaves fewer than two customers to calibrate on")
     fitted = fit_models(calibration)
     rows = clv.compress(calibration["frequency"], calibration["recency"], calibration["T"])
     predicted = clv.expected_transactions(fitted.bgnbd.params, float(holdout_days), *rows.rows.T)[rows.inverse]
-    actual = repeat_purchases_between(purchases, cutoff, as_of_day).reindex(calibration.index, fill_value=0).to_numpy()
+    actual = summary.loc[calibration.index, "holdout_purchases"].to_numpy()
     bucket = np.minimum(calibration["frequency"].to_numpy(), 7).astype(int)
     by_frequency = (pd.DataFrame({"bucket": bucket, "predicted": predicted, "actual": actual})
                     .groupby("bucket").agg(customers=("actual", "size"), predicted=("predicted", "mean"),
