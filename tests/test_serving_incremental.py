@@ -120,9 +120,11 @@ def test_parquet_reexports_only_changed_tables_and_the_manifest_stays_right(tmp_
     _change(warehouse, "insert into marts.fct_interactions values ('i3', 'P3', 'email', 'open')")
     _publish(warehouse, copy, "analyst", classification)
     (out / "analytics" / "customer_notes.parquet").unlink()  # e.g. deleted by an erasure: exported again
-    manifest = export_parquet(copy, out)
+    seconds = {}
+    manifest = export_parquet(copy, out, seconds)
     rewritten = {p for p, stamp in files.items() if not p.exists() or (p.stat().st_mtime_ns, p.stat().st_ino) != stamp}
     assert rewritten == {out / "marts" / "fct_interactions.parquet", out / "analytics" / "customer_notes.parquet"}
+    assert set(seconds) == {"marts.fct_interactions", "analytics.customer_notes"}  # the files written, timed
     fresh = tmp_path / "fresh"
     full = export_parquet(copy, fresh)
     strip = lambda m: [{k: v for k, v in t.items()} for t in m["tables"]]  # noqa: E731

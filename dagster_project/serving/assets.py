@@ -100,11 +100,16 @@ def build_serving_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDefin
                           "with manifest.json (rows, sha256).")
     def parquet_export(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         settings = get_settings()
-        manifest = export_parquet(settings.serving_path, settings.exports_dir / "parquet")
+        seconds: dict[str, float] = {}
+        manifest = export_parquet(settings.serving_path, settings.exports_dir / "parquet", seconds)
+        slowest = sorted(seconds.items(), key=lambda item: (-item[1], item[0]))[:12]
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(sum(t["rows"] for t in manifest["tables"])),
             "manifest": dg.MetadataValue.path(str(settings.exports_dir / "parquet" / "manifest.json")),
             "files": dg.MetadataValue.int(len(manifest["tables"])),
+            "files_written": dg.MetadataValue.int(len(seconds)),
+            "files_kept": dg.MetadataValue.int(len(manifest["tables"]) - len(seconds)),
+            "table_seconds": dg.MetadataValue.json(dict(slowest)),
             "rows": dg.MetadataValue.json({f"{t['schema']}.{t['table']}": t["rows"] for t in manifest["tables"]}),
         })
 
