@@ -57,17 +57,14 @@ def purchase_days_sql(as_of: date) -> str:
     )"""
 
 
-# Per-party aggregates of purchase days in one period: what rfm_table turns into the model's inputs.
-PERIOD_COLUMNS = ("first_day", "last_day", "days", "amount", "first_amount", "margin")
-
-
 def purchase_summaries(con: duckdb.DuckDBPyConnection, days: str, end_day: int, cutoff_day: int,
                        recent_after_day: int) -> pd.DataFrame:
     """Per party with a purchase day up to ``end_day``, in one pass over the purchase days ``days``
     (an SQL relation with party_id, day, amount, margin; e.g. purchase_days_sql):
 
-    - PERIOD_COLUMNS over the days up to ``end_day`` (the fit), and prefixed ``cal_`` over those up
-      to ``cutoff_day`` (the holdout's calibration; NULL / 0 for a party first seen after it);
+    - first_day, last_day, days, amount, first_amount (of the first day), margin over the days up to
+      ``end_day`` (the fit), and the same prefixed ``cal_`` over those up to ``cutoff_day`` (the
+      holdout's calibration; NULL / 0 for a party first seen after it): what rfm_table reads;
     - ``holdout_purchases``: purchase days in (cutoff_day, end_day];
     - ``recent_margin``: the margin of the purchase days after ``recent_after_day`` (current value).
 
