@@ -48,6 +48,31 @@
       - erased raw rows must vanish from the target too: the erasure rebuild runs with a full
         refresh (dagster_project/full_refresh.py). -#}
 
+{#- The raw batches not staged yet, found before the model's query runs and written into it as
+    constants. Why: `_batch_id not in (select _batch_id from <target>)` read every column of every
+    raw row before filtering, and hashed the target's every row: 3.5 s for the 18.7 M mobile events
+    at a million people with nothing new. A filter on constants reaches the raw table's scan, whose
+    row groups of older batches are skipped by their min/max; the lookup reads one column of each
+    side (0.05 s there). A batch loaded after this lookup is staged by the next run. -#}
+{% macro _unstaged_batches(source_relation) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set found = run_query(
+        "select distinct _batch_id from " ~ source_relation ~ " where _batch_id is not null and _batch_id not in ("
+        ~ "select _batch_id from " ~ this ~ " where _batch_id is not null group by _batch_id) order by 1") -%}
+    {{ return(found.columns[0].values() | list) }}
+{%- endmacro %}
+
+
+{#- SQL condition: _batch_id is one of `batches` (false when there is none). -#}
+{% macro _in_batches(batches) -%}
+    {%- if batches | length == 0 -%}
+    1 = 0
+    {%- else -%}
+    _batch_id in ({% for b in batches %}{{ ', ' if not loop.first }}'{{ b | replace("'", "''") }}'{% endfor %})
+    {%- endif -%}
+{%- endmacro %}
+
+
 {% macro staging_seed_references() -%}
     {{ return({
         'product_code': {'seed': 'products', 'field': 'product_code', 'case': 'upper'},
@@ -164,7 +189,7 @@
 with source as (
     select * from {{ source_relation }}
     {%- if incremental %}
-    where _batch_id not in (select _batch_id from {{ this }} where _batch_id is not null)
+    where {{ crm_cif._in_batches(crm_cif._unstaged_batches(source_relation)) }}
     {%- endif %}
 ),
 
