@@ -20,7 +20,14 @@ def ensure_warehouse(path: Path) -> Path:
     return path
 
 
-def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """Whether a table exists: a layer not built yet is something to report, not an error."""
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                            [schema, table]).fetchall()[0][0])
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str | None = None,
+              views: bool = True) -> bool:
+    """Whether a table (or, with ``views``, a view) exists in ``catalog`` (default: the current one).
+
+    A layer not built yet is something to report, not an error.
+    """
+    kinds = ("BASE TABLE", "VIEW") if views else ("BASE TABLE",)
+    return bool(con.execute("select count(*) from information_schema.tables "
+                            "where table_catalog = coalesce(?, current_database()) and table_schema = ? "
+                            "and table_name = ? and table_type in (?, ?)",
+                            [catalog, schema, table, kinds[0], kinds[-1]]).fetchall()[0][0])

@@ -11,6 +11,8 @@ equal the rows of ``--full-refresh``, and the changes must be there.
 
 from __future__ import annotations
 
+import shutil
+
 from datetime import datetime
 from pathlib import Path
 
@@ -94,9 +96,24 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     incremental, incremental_refreshed = facts(warehouse), refreshed(warehouse)
     executed = {f: next((work / "target" / "run").rglob(f"{f}.sql")).read_text()
                 + next((work / "target" / "compiled").rglob(f"{f}.sql")).read_text() for f in FACTS}
+    # A third run on a copy: AC0002 goes back to PB. Only a kept mapping that the second run brought
+    # up to date (its post-hook patches the changed keys) tells the move apart from no change.
+    third = work / "third.duckdb"
+    shutil.copy(warehouse, third)
+    with duckdb.connect(str(third)) as con:
+        set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PB"),
+                              ("account_number", "AC0009", "PE"), ("phone", PHONE, "PD")])
+    run_dbt(third, work, "run", "--select", *FACTS)
+    with duckdb.connect(str(third), read_only=True) as con:
+        mapping = sorted(con.execute("select * from integration.party_identifiers").fetchall())
+        kept = {f: sorted(con.execute(f"select id_type, id_value, party_id from integration.{f}__party_identifiers")
+                          .fetchall()) for f in FACTS}
+        staged_left = con.execute("select table_name from information_schema.tables "
+                                  "where table_name like '%\\_\\_changes' escape '\\'").fetchall()
     run_dbt(warehouse, work, "run", "--select", *FACTS, "--full-refresh")
     return {"first": first, "incremental": incremental, "full": facts(warehouse), "executed": executed,
-            "refreshed": (first_refreshed, incremental_refreshed)}
+            "refreshed": (first_refreshed, incremental_refreshed), "third": facts(third),
+            "third_mapping": mapping, "third_kept": kept, "third_staged_left": staged_left}
 
 
 def test_first_build_maps_parties_with_fallback(builds):
@@ -144,3 +161,15 @@ def test_refreshed_at_marks_the_rows_each_run_wrote(builds):
     # BV3 new, BV2 moved party, CL1 fell from the phone to its account, CS1 new version and lost its party
     assert written == {"branch:visits:BV2", "branch:visits:BV3", "callcentre:calls:CL1", "service:cases:CS1"}
     assert len({second[key] for key in written}) == 1
+
+
+def test_a_third_run_moves_rows_back_from_the_patched_kept_mapping(builds):
+    """The kept mapping is patched by key after each incremental run, and the next run reads it."""
+    before, after = builds["incremental"], builds["third"]
+    assert party_of(after["fct_interactions"], "branch:visits:BV2") == "PB"
+    assert party_of(after["fct_transactions"], "billing:transactions:BT1") == "PB"
+    moved = {"branch:visits:BV2", "billing:transactions:BT1"}
+    for fact in FACTS:
+        assert [r for r in after[fact] if r[0] not in moved] == [r for r in before[fact] if r[0] not in moved], fact
+        assert builds["third_kept"][fact] == builds["third_mapping"], fact
+    assert builds["third_staged_left"] == []

@@ -105,6 +105,9 @@ def builds(tmp_path_factory) -> dict:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         mapping = con.execute(f"select record_id, party_id from integration.{MODEL}__party_records "
                               "order by record_id").fetchall()
+        # the changes each model's pre-hook staged were applied to its kept copy and dropped
+        staged_left = con.execute("select table_name from information_schema.tables "
+                                  "where table_name like '%\\_\\_changes' escape '\\'").fetchall()
     run_dbt(warehouse, work, "run", "--select", *MODELS, "--full-refresh")
     full, full_golden, full_versions = history(warehouse), golden(warehouse), versions(warehouse)
     full_scd2 = scd2(warehouse)
@@ -124,7 +127,7 @@ def builds(tmp_path_factory) -> dict:
     return {"first_scd2": first_scd2, "incremental_scd2": incremental_scd2, "full_scd2": full_scd2,
             "scd2_sql": scd2_sql, "after_households": after_households,
             "first": first, "incremental": incremental, "full": full, "executed": executed,
-            "mapping": mapping, "first_golden": first_golden, "incremental_golden": incremental_golden,
+            "mapping": mapping, "staged_left": staged_left, "first_golden": first_golden, "incremental_golden": incremental_golden,
             "full_golden": full_golden, "golden_sql": golden_sql, "after_rules": after_rules,
             "incremental_versions": incremental_versions, "full_versions": full_versions,
             "versions_sql": versions_sql}
@@ -158,6 +161,7 @@ def test_changed_parties_equal_a_full_refresh_and_the_merged_party_is_gone(build
 def test_the_mapping_used_is_kept_for_the_next_run(builds):
     assert builds["mapping"] == [("branch:customers:AC1", "PA"), ("branch:customers:AC2", "PA"),
                                  ("branch:customers:AC3", "PC")]
+    assert builds["staged_left"] == []
 
 
 def test_golden_record_is_incremental_by_party(builds):

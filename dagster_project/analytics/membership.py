@@ -21,6 +21,8 @@ from datetime import date
 
 import duckdb
 
+from dagster_project.warehouse import has_table
+
 SEGMENT_TYPES = {
     "rfm": "select party_id, rfm_segment from analytics.customer_segments",
     "lifecycle": "select party_id, lifecycle_stage from analytics.customer_segments",
@@ -84,11 +86,6 @@ def _run_dates(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[date | None
                        f"min(as_of_date) filter (where as_of_date > $d) from {RUNS}", {"d": as_of}).fetchall()[0]
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_catalog = current_database() "
-                       "and table_schema = ? and table_name = ?", [schema, table]).fetchall()[0][0] > 0
-
-
 def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists analytics")
     for create in CREATE:
@@ -101,7 +98,7 @@ def convert_snapshots(con: duckdb.DuckDBPyConnection) -> int:
     A one-off for warehouses built before the change log; returns the run dates converted (0: nothing to do).
     Each date's changes are taken against the previous date's snapshot, as write_membership would have.
     """
-    if not _table_exists(con, "analytics", "segment_membership"):
+    if not has_table(con, *FORMER_SNAPSHOTS.split(".")):
         return 0
     _create_tables(con)
     dates = [d for (d,) in con.execute(f"select distinct as_of_date from {FORMER_SNAPSHOTS} order by 1").fetchall()]

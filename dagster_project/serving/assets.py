@@ -14,7 +14,7 @@ from dagster_project.serving.classification import SERVING_SCHEMAS, load_classif
 from dagster_project.serving.keyed_patch import keyed_tables
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.policy import load_policy
-from dagster_project.serving.publish import PublishReport, publish_copy
+from dagster_project.serving.publish import PublishReport, publish_copy, slowest
 from dagster_project.serving.run_shared import PerRun
 from dagster_project.settings import DEFAULT_PSEUDONYM_SALT, Settings, get_settings
 
@@ -57,11 +57,11 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         context.log.warning(f"Personal-looking columns nobody classified, left out of the {level} copy: "
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "
                             "dagster_project/serving/analytics_classification.yml.")
-    slowest = ", ".join(f"{table} {seconds} s" for table, seconds in report.slowest())
+    slowest_text = ", ".join(f"{table} {seconds} s" for table, seconds in report.slowest())
     context.log.info(f"{level} copy: {len(report.tables)} tables ({len(report.rewritten)} rewritten, of which "
                      f"{len(report.patched)} patched: {len(report.patched_by_key)} by key from the rows written since, "
                      f"{len(report.patched_from_shared)} row by row with the other copy's comparison; {len(report.carried_over)} unchanged and carried over), "
-                     f"{report.bytes:,} bytes in {report.seconds} s; slowest: {slowest}")
+                     f"{report.bytes:,} bytes in {report.seconds} s; slowest: {slowest_text}")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": dg.MetadataValue.int(sum(report.tables.values())),  # all tables together
         "path": dg.MetadataValue.path(str(report.path)),
@@ -102,14 +102,14 @@ def build_serving_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDefin
         settings = get_settings()
         seconds: dict[str, float] = {}
         manifest = export_parquet(settings.serving_path, settings.exports_dir / "parquet", seconds)
-        slowest = sorted(seconds.items(), key=lambda item: (-item[1], item[0]))[:12]
+        slowest_tables = slowest(seconds, 12)
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(sum(t["rows"] for t in manifest["tables"])),
             "manifest": dg.MetadataValue.path(str(settings.exports_dir / "parquet" / "manifest.json")),
             "files": dg.MetadataValue.int(len(manifest["tables"])),
             "files_written": dg.MetadataValue.int(len(seconds)),
             "files_kept": dg.MetadataValue.int(len(manifest["tables"]) - len(seconds)),
-            "table_seconds": dg.MetadataValue.json(dict(slowest)),
+            "table_seconds": dg.MetadataValue.json(dict(slowest_tables)),
             "rows": dg.MetadataValue.json({f"{t['schema']}.{t['table']}": t["rows"] for t in manifest["tables"]}),
         })
 

@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from dagster_project.serving.policy import quote
+from dagster_project.warehouse import has_table
 
 # Above this share of changed rows a whole rewrite writes less than a delete plus an insert.
 MAX_CHANGED_SHARE = 0.5
@@ -47,11 +48,6 @@ def table_columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, tab
                        [catalog, schema, table]).fetchall()
 
 
-def _is_table(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_catalog = ? and table_schema = ? "
-                       "and table_name = ? and table_type = 'BASE TABLE'", [catalog, schema, table]).fetchall()[0][0] == 1
-
-
 def patch_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, schema: str, table: str,
                 select_list: tuple[str, ...], reuse: PatchPlan | None = None) -> PatchPlan | None:
     """Patch ``alias.schema.table`` to equal ``select <select_list> from source``; None = rewrite it instead.
@@ -66,7 +62,7 @@ def patch_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str,
     target = f"{quote(alias)}.{quote(schema)}.{quote(table)}"
     row_hash = f"hash({', '.join(quote(name) for name, _ in wanted)})"
     # a table's rows are fetched again by rowid (no second masking and hashing pass); a view has none
-    by_rowid = _is_table(con, source_catalog, schema, table)
+    by_rowid = has_table(con, schema, table, catalog=source_catalog, views=False)
     if reuse is not None:
         return _apply_plan(con, target, source, select_list, published, row_hash, by_rowid, reuse)
     new_rows = (f"select _publish_rid, {row_hash} as h from (select rowid as _publish_rid, {', '.join(select_list)} "

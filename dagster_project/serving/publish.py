@@ -78,7 +78,12 @@ class PublishReport:
 
     def slowest(self, n: int = 5) -> list[tuple[str, float]]:
         """The ``n`` tables that took longest, slowest first: where a slow publish went."""
-        return sorted(self.table_seconds.items(), key=lambda item: (-item[1], item[0]))[:n]
+        return slowest(self.table_seconds, n)
+
+
+def slowest(seconds: dict[str, float], n: int) -> list[tuple[str, float]]:
+    """The ``n`` entries of ``seconds`` that took longest, slowest first (ties by name)."""
+    return sorted(seconds.items(), key=lambda item: (-item[1], item[0]))[:n]
 
 
 def serving_tables(con: duckdb.DuckDBPyConnection, schemas: Iterable[str] = SERVING_SCHEMAS,

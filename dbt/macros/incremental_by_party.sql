@@ -83,19 +83,36 @@
 {%- endmacro %}
 
 
-{#- Pre-hook: the rows of parties that no longer exist (an incremental run only). -#}
+{#- Pre-hook, after stage_party_records: the rows of parties that no longer exist (an incremental run
+    only). A party vanishes only by losing every record it was built with, so it is among the kept
+    side of the staged record changes: only those are looked up in party_xref (the whole table's
+    anti-join took 0.4-1.2 s per model at a million people). No kept copy (first run after an
+    upgrade): the whole table is checked. -#}
 {% macro delete_vanished_parties(xref) -%}
-    {%- if is_incremental() -%}
-    delete from {{ this }} where party_id not in (select party_id from {{ xref }})
-    {%- else -%}
+    {%- if not is_incremental() -%}
     select 1
+    {%- elif table_exists(applied_mapping_relation(xref, 'party_records')) -%}
+    {%- set changes = mapping_changes_relation(xref, 'party_records') %}
+    delete from {{ this }} where party_id in (
+        select party_id from {{ changes }} where side = 'kept'
+        except
+        select party_id from {{ xref }} where party_id in (select party_id from {{ changes }} where side = 'kept')
+    )
+    {%- else -%}
+    delete from {{ this }} where party_id not in (select party_id from {{ xref }})
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- Pre-hook: stage the records whose party changed since the last build (stage_mapping_changes). -#}
+{% macro stage_party_records(xref) -%}
+    {{ stage_mapping_changes(xref, ['record_id', 'party_id', 'party_type'], 'party_records', key=['record_id']) }}
 {%- endmacro %}
 
 
 {#- Post-hook: keep the record -> party mapping this build used. -#}
 {% macro save_party_records(xref) -%}
-    {{ save_applied_mapping(xref, ['record_id', 'party_id', 'party_type'], 'party_records') }}
+    {{ save_applied_mapping(xref, ['record_id', 'party_id', 'party_type'], 'party_records', key=['record_id']) }}
 {%- endmacro %}
 
 
@@ -110,8 +127,15 @@
 {%- endmacro %}
 
 
+{#- Pre-hook: stage the household periods that changed since the last build. -#}
+{% macro stage_household_periods(households, kept_schema) -%}
+    {{ stage_mapping_changes(households, ['party_id', 'valid_from', 'valid_to', 'household_id'], 'household_periods',
+                             key=['party_id', 'valid_from'], schema=kept_schema) }}
+{%- endmacro %}
+
+
 {#- Post-hook: keep the household periods this build used. -#}
 {% macro save_household_periods(households, kept_schema) -%}
     {{ save_applied_mapping(households, ['party_id', 'valid_from', 'valid_to', 'household_id'], 'household_periods',
-                            schema=kept_schema) }}
+                            schema=kept_schema, key=['party_id', 'valid_from']) }}
 {%- endmacro %}

@@ -56,9 +56,17 @@
 {%- endmacro %}
 
 
+{#- Pre-hook: stage the identifiers whose party changed since the fact was last built. -#}
+{% macro stage_fact_identifiers(identifiers) -%}
+    {{ stage_mapping_changes(identifiers, ['id_type', 'id_value', 'party_id'], 'party_identifiers',
+                             key=['id_type', 'id_value']) }}
+{%- endmacro %}
+
+
 {#- Post-hook: keep the mapping this build used (same transaction as the fact's rows). -#}
 {% macro save_fact_identifiers(identifiers) -%}
-    {{ save_applied_mapping(identifiers, ['id_type', 'id_value', 'party_id'], 'party_identifiers') }}
+    {{ save_applied_mapping(identifiers, ['id_type', 'id_value', 'party_id'], 'party_identifiers',
+                            key=['id_type', 'id_value']) }}
 {%- endmacro %}
 
 

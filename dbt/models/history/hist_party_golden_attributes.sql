@@ -29,7 +29,8 @@
     incremental_strategy='delete+insert',
     unique_key='party_id',
     on_schema_change='fail',
-    pre_hook="{{ delete_vanished_parties(source('integration', 'party_xref')) }}",
+    pre_hook=["{{ stage_party_records(source('integration', 'party_xref')) }}",
+              "{{ delete_vanished_parties(source('integration', 'party_xref')) }}"],
     post_hook=["{{ save_party_records(source('integration', 'party_xref')) }}",
                "{{ save_survivorship_inputs() }}"],
 ) }}
@@ -43,6 +44,13 @@ changed_parties as (
     {{ changed_party_ids(ref('int_party_record_versions'), source('integration', 'party_xref'), fact_watermark()) }}
 ),
 
+-- their records: the versions are narrowed to these (a semi-join on the few) before they meet
+-- party_xref, rather than joined whole and filtered after (3.7 -> 1.0 s with nothing new at 1M)
+changed_records as (
+    select record_id from {{ source('integration', 'party_xref') }}
+    where party_id in (select party_id from changed_parties)
+),
+
 {% endif -%}
 versions as (
     select
@@ -50,13 +58,15 @@ versions as (
         x.party_id,
         x.party_type as resolved_party_type,
         {{ crm_cif.golden_sort_keys('v') }}
+    {%- if is_incremental() %}
+    from (select * from {{ ref('int_party_record_versions') }}
+          where record_id in (select record_id from changed_records)) as v
+    {%- else %}
     from {{ ref('int_party_record_versions') }} as v
+    {%- endif %}
     join {{ source('integration', 'party_xref') }} as x on x.record_id = v.record_id
     -- a version replaced at the same instant by a later delivery was never valid
     where (v.valid_to is null or v.valid_to > v.valid_from)
-    {%- if is_incremental() %}
-        and x.party_id in (select party_id from changed_parties)
-    {%- endif %}
 ),
 
 -- each filled value ranked once among all of its (party, attribute): the sort keys of a version

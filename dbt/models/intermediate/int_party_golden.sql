@@ -30,7 +30,8 @@
     incremental_strategy='delete+insert',
     unique_key='party_id',
     on_schema_change='fail',
-    pre_hook="{{ delete_vanished_parties(source('integration', 'party_xref')) }}",
+    pre_hook=["{{ stage_party_records(source('integration', 'party_xref')) }}",
+              "{{ delete_vanished_parties(source('integration', 'party_xref')) }}"],
     post_hook=["{{ save_party_records(source('integration', 'party_xref')) }}",
                "{{ save_loaded_through(ref('int_party_record_versions')) }}",
                "{{ save_survivorship_inputs() }}"],
@@ -46,6 +47,12 @@ changed_parties as (
                          loaded_through(ref('int_party_record_versions'))) }}
 ),
 
+-- their records: narrowed before the join with party_xref (see hist_party_golden_attributes)
+changed_records as (
+    select record_id from {{ source('integration', 'party_xref') }}
+    where party_id in (select party_id from changed_parties)
+),
+
 {% endif -%}
 records as (
     select
@@ -53,11 +60,13 @@ records as (
         x.party_id,
         x.party_type as resolved_party_type,
         {{ crm_cif.golden_sort_keys('r') }}
-    from {{ ref('int_party_records') }} as r
-    join {{ source('integration', 'party_xref') }} as x on x.record_id = r.record_id
     {%- if is_incremental() %}
-    where x.party_id in (select party_id from changed_parties)
+    from (select * from {{ ref('int_party_records') }}
+          where record_id in (select record_id from changed_records)) as r
+    {%- else %}
+    from {{ ref('int_party_records') }} as r
     {%- endif %}
+    join {{ source('integration', 'party_xref') }} as x on x.record_id = r.record_id
 ),
 
 ranked as (

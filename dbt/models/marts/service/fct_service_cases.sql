@@ -10,6 +10,7 @@
     incremental_strategy='delete+insert',
     unique_key='case_id',
     on_schema_change='append_new_columns',
+    pre_hook="{{ stage_fact_identifiers(source('integration', 'party_identifiers')) }}",
     post_hook="{{ save_fact_identifiers(source('integration', 'party_identifiers')) }}",
 ) }}
 {%- set watermark = fact_watermark() %}
