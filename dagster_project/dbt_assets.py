@@ -79,14 +79,18 @@ def dbt_resource() -> DbtCliResource:
 
 
 class LayerTranslator(DagsterDbtTranslator):
-    """Keys models and seeds as ``[schema, name]`` and groups them by layer (schema)."""
+    """Keys models and seeds as ``[schema, name]`` and groups them by layer: their schema, or the
+    ``layer`` in their meta (a helper stored in one schema and built with another layer's models:
+    int_party_touchpoints sits in integration, which is not served, but reads a mart)."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] in ("model", "seed", "snapshot"):
-            schema = props.get("config", {}).get("schema") or props.get("schema") or "main"
-            return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=schema)
+            config = props.get("config", {})
+            schema = config.get("schema") or props.get("schema") or "main"
+            layer = (config.get("meta") or {}).get("layer") or (props.get("meta") or {}).get("layer") or schema
+            return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=layer)
         return spec
 
 

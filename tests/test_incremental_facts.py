@@ -22,6 +22,7 @@ import pytest
 from tests.test_dbt_staging import create_raw_tables, insert_raw, run_dbt
 
 FACTS = ("fct_interactions", "fct_transactions", "fct_service_cases")
+TOUCHPOINTS = "int_party_touchpoints"  # per-party figures of fct_interactions, incremental by party
 KEYS = {"fct_interactions": "interaction_id", "fct_transactions": "transaction_id", "fct_service_cases": "case_id"}
 T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 4, 6, 0)
 PHONE = "+2348031234567"
@@ -47,8 +48,12 @@ def set_identifiers(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, s
 
 def facts(warehouse: Path) -> dict[str, list[tuple]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return {f: con.execute(f"select * exclude (refreshed_at) from marts.{f} order by {KEYS[f]}").fetchall()
-                for f in FACTS}
+        found = {f: con.execute(f"select * exclude (refreshed_at) from marts.{f} order by {KEYS[f]}").fetchall()
+                 for f in FACTS}
+        found[TOUCHPOINTS] = con.execute("select party_id, interactions_total, first_interaction_at, last_interaction_at, "
+                                         f"last_branch_at, last_call_centre_at from integration.{TOUCHPOINTS} "
+                                         "order by party_id").fetchall()
+        return found
 
 
 def refreshed(warehouse: Path) -> dict[str, datetime]:
@@ -82,7 +87,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
                               ("account_number", "AC0003", "PC"), ("phone", PHONE, "PD")])
     run_dbt(warehouse, work, "seed")
     run_dbt(warehouse, work, "build", "--select", "staging")
-    run_dbt(warehouse, work, "run", "--select", *FACTS)
+    run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS)
     first, first_refreshed = facts(warehouse), refreshed(warehouse)
 
     with duckdb.connect(str(warehouse)) as con:
@@ -92,7 +97,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PA"),
                               ("account_number", "AC0009", "PE"), ("phone", PHONE, "PD")])
     run_dbt(warehouse, work, "build", "--select", "staging")
-    run_dbt(warehouse, work, "run", "--select", *FACTS)
+    run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS)
     incremental, incremental_refreshed = facts(warehouse), refreshed(warehouse)
     executed = {f: next((work / "target" / "run").rglob(f"{f}.sql")).read_text()
                 + next((work / "target" / "compiled").rglob(f"{f}.sql")).read_text() for f in FACTS}
@@ -103,14 +108,14 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     with duckdb.connect(str(third)) as con:
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PB"),
                               ("account_number", "AC0009", "PE"), ("phone", PHONE, "PD")])
-    run_dbt(third, work, "run", "--select", *FACTS)
+    run_dbt(third, work, "run", "--select", *FACTS, TOUCHPOINTS)
     with duckdb.connect(str(third), read_only=True) as con:
         mapping = sorted(con.execute("select * from integration.party_identifiers").fetchall())
         kept = {f: sorted(con.execute(f"select id_type, id_value, party_id from integration.{f}__party_identifiers")
                           .fetchall()) for f in FACTS}
         staged_left = con.execute("select table_name from information_schema.tables "
                                   "where table_name like '%\\_\\_changes' escape '\\'").fetchall()
-    run_dbt(warehouse, work, "run", "--select", *FACTS, "--full-refresh")
+    run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS, "--full-refresh")
     return {"first": first, "incremental": incremental, "full": facts(warehouse), "executed": executed,
             "refreshed": (first_refreshed, incremental_refreshed), "third": facts(third),
             "third_mapping": mapping, "third_kept": kept, "third_staged_left": staged_left}
@@ -132,8 +137,21 @@ def test_second_run_is_incremental(builds):
 
 
 def test_incremental_run_equals_full_refresh(builds):
-    for fact in FACTS:
+    for fact in (*FACTS, TOUCHPOINTS):
         assert builds["incremental"][fact] == builds["full"][fact], fact
+
+
+def test_touchpoints_follow_rows_that_move_between_parties(builds):
+    """Per party: PB's only visit moved to PA (PB's row goes), CL1 moved from PD to PE, CS1 lost its party."""
+    visit, call = datetime(2025, 1, 2, 10), datetime(2025, 1, 2, 12)
+    assert builds["first"][TOUCHPOINTS] == [("PA", 1, visit, visit, visit, None),
+                                            ("PB", 1, datetime(2025, 1, 2, 11), datetime(2025, 1, 2, 11),
+                                             datetime(2025, 1, 2, 11), None),
+                                            ("PC", 1, datetime(2025, 1, 2, 9), datetime(2025, 1, 2, 9), datetime(2025, 1, 2, 9), None),
+                                            ("PD", 1, call, call, None, call)]
+    assert [(r[0], r[1]) for r in builds["incremental"][TOUCHPOINTS]] == [("PA", 3), ("PE", 1)]
+    # the third run moves BV2 back: PB counts again, PA loses one
+    assert [(r[0], r[1]) for r in builds["third"][TOUCHPOINTS]] == [("PA", 2), ("PB", 1), ("PE", 1)]
 
 
 def test_incremental_run_applies_new_rows_versions_and_identity_changes(builds):
@@ -169,7 +187,7 @@ def test_a_third_run_moves_rows_back_from_the_patched_kept_mapping(builds):
     assert party_of(after["fct_interactions"], "branch:visits:BV2") == "PB"
     assert party_of(after["fct_transactions"], "billing:transactions:BT1") == "PB"
     moved = {"branch:visits:BV2", "billing:transactions:BT1"}
-    for fact in FACTS:
+    for fact in FACTS:  # (the touchpoints: test_touchpoints_follow_rows_that_move_between_parties)
         assert [r for r in after[fact] if r[0] not in moved] == [r for r in before[fact] if r[0] not in moved], fact
         assert builds["third_kept"][fact] == builds["third_mapping"], fact
     assert builds["third_staged_left"] == []

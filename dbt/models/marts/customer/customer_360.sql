@@ -4,7 +4,7 @@
     organisation, what they hold, what they are worth to date, and when each channel last
     saw them. What a service representative needs on one screen.
 -#}
-{%- set channels = ['branch', 'web', 'mobile', 'call_centre', 'email', 'field_sales', 'back_office'] -%}
+{%- set channels = ['branch', 'web', 'mobile', 'call_centre', 'email', 'field_sales', 'back_office'] -%}{#- as int_party_touchpoints -#}
 
 with
 
@@ -31,18 +31,9 @@ revenue as (
     group by party_id
 ),
 
+-- per party, kept up to date incrementally (int_party_touchpoints)
 touchpoints as (
-    select party_id,
-        count(*) as interactions_total,
-        min(occurred_at) as first_interaction_at,
-        max(occurred_at) as last_interaction_at,
-        {%- for channel in channels %}
-        min(case when channel = '{{ channel }}' then occurred_at end) as first_{{ channel }}_at,
-        max(case when channel = '{{ channel }}' then occurred_at end) as last_{{ channel }}_at{{ "," if not loop.last }}
-        {%- endfor %}
-    from {{ ref('fct_interactions') }}
-    where party_id is not null
-    group by party_id
+    select * from {{ ref('int_party_touchpoints') }}
 ),
 
 cases as (

@@ -15,10 +15,8 @@ period as (
 ),
 
 last_touch as (
-    select party_id, max(occurred_on) as last_touch_on
-    from {{ ref('fct_interactions') }}
-    where party_id is not null
-    group by party_id
+    select party_id, cast(last_interaction_at as date) as last_touch_on
+    from {{ ref('int_party_touchpoints') }}
 )
 
 select
