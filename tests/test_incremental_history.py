@@ -58,6 +58,11 @@ def versions(warehouse: Path) -> list[tuple]:
                            "from integration.int_party_record_versions order by all").fetchall()
 
 
+def seniority(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select * from integration.int_party_seniority order by party_id").fetchall()
+
+
 def golden(warehouse: Path) -> list[dict]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         cursor = con.execute(f"select * from integration.{GOLDEN} order by party_id")
@@ -84,6 +89,7 @@ def builds(tmp_path_factory) -> dict:
     run_dbt(warehouse, work, "build", "--select", "staging")
     run_dbt(warehouse, work, "run", "--select", *MODELS)
     first, first_golden, first_scd2 = history(warehouse), golden(warehouse), scd2(warehouse)
+    first_seniority = seniority(warehouse)
 
     with duckdb.connect(str(warehouse)) as con:
         insert_raw(con, "branch", "customers", [branch_customer("AC1", "10/01/2025 09:00", city="Abuja")], T1, "b2")
@@ -94,7 +100,7 @@ def builds(tmp_path_factory) -> dict:
     run_dbt(warehouse, work, "run", "--select", *MODELS)
     incremental, incremental_golden, incremental_scd2 = history(warehouse), golden(warehouse), scd2(warehouse)
     scd2_sql = next((work / "target" / "run").rglob(f"{SCD2}.sql")).read_text()
-    incremental_versions = versions(warehouse)
+    incremental_versions, incremental_seniority = versions(warehouse), seniority(warehouse)
     versions_sql = (next((work / "target" / "run").rglob("int_party_record_versions.sql")).read_text()
                     + next(p for p in (work / "target" / "compiled").rglob("int_party_record_versions.sql")
                            if not p.parent.name.endswith(".yml")).read_text())
@@ -110,6 +116,7 @@ def builds(tmp_path_factory) -> dict:
                                   "where table_name like '%\\_\\_changes' escape '\\'").fetchall()
     run_dbt(warehouse, work, "run", "--select", *MODELS, "--full-refresh")
     full, full_golden, full_versions = history(warehouse), golden(warehouse), versions(warehouse)
+    full_seniority = seniority(warehouse)
     full_scd2 = scd2(warehouse)
     # a survivorship input changes (here a trust rank): every party is recomputed, marks and all
     with duckdb.connect(str(warehouse)) as con:
@@ -127,7 +134,8 @@ def builds(tmp_path_factory) -> dict:
     return {"first_scd2": first_scd2, "incremental_scd2": incremental_scd2, "full_scd2": full_scd2,
             "scd2_sql": scd2_sql, "after_households": after_households,
             "first": first, "incremental": incremental, "full": full, "executed": executed,
-            "mapping": mapping, "staged_left": staged_left, "first_golden": first_golden, "incremental_golden": incremental_golden,
+            "mapping": mapping, "staged_left": staged_left,
+            "seniority": (first_seniority, incremental_seniority, full_seniority), "first_golden": first_golden, "incremental_golden": incremental_golden,
             "full_golden": full_golden, "golden_sql": golden_sql, "after_rules": after_rules,
             "incremental_versions": incremental_versions, "full_versions": full_versions,
             "versions_sql": versions_sql}
@@ -211,3 +219,12 @@ def test_record_versions_are_incremental_by_record_and_equal_a_full_refresh(buil
     ada = [r for r in builds["incremental_versions"] if r[0] == "branch:customers:AC1"]
     assert [(r[1], r[3]) for r in sorted(ada, key=lambda r: r[2])] == [("Lagos", datetime(2025, 1, 10, 9, 0)),
                                                                          ("Abuja", None)]
+
+
+def test_seniority_is_incremental_by_party_and_equals_a_full_refresh(builds):
+    """PB merged into PA: PA is known since the earliest of both records, PB is gone; PC untouched."""
+    first, incremental, full = builds["seniority"]
+    assert [r[0] for r in first] == ["PA", "PB", "PC"]
+    assert incremental == full
+    assert [(r[0], r[2]) for r in incremental] == [("PA", "branch:customers:AC1"), ("PC", "branch:customers:AC3")]
+    assert incremental[0][1] == min(first[0][1], first[1][1])

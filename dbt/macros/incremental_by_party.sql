@@ -24,12 +24,24 @@
 {#- The party ids to recompute (an incremental run only; see above). The applied mapping sits
     beside party_xref (integration), not beside the model: history is published to analysts. -#}
 {% macro changed_party_ids(versions, xref, watermark) -%}
+    {{ parties_with_new_versions_or_records(versions, xref, watermark) }}
+    union
+    {{ parties_if_survivorship_changed(xref) }}
+{%- endmacro %}
+
+
+{#- The parties with a version loaded after `watermark`, and those that gained or lost a record
+    (the staged record changes): what a per-party model that does not apply survivorship
+    (int_party_seniority) recomputes. -#}
+{% macro parties_with_new_versions_or_records(versions, xref, watermark) -%}
     select x.party_id
     from {{ versions }} as v
     join {{ xref }} as x on x.record_id = v.record_id
     where v._loaded_at > {{ watermark }}
     union
-    {{ parties_moved_or_rules_changed(xref) }}
+    select party_id from (
+        {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records', key=['record_id']) }}
+    ) as moved
 {%- endmacro %}
 
 
@@ -46,17 +58,6 @@
     {%- set kept = applied_mapping_relation(versions, 'loaded_through') -%}
     drop table if exists {{ kept }};
     create table {{ kept }} as select max(_loaded_at) as loaded_at from {{ versions }}
-{%- endmacro %}
-
-
-{#- Parties that gained or lost a record (identity re-ran), and every party when a survivorship
-    input changed: what both per-party models recompute besides their own changed inputs. -#}
-{% macro parties_moved_or_rules_changed(xref) -%}
-    select party_id from (
-        {{ changed_mapping_rows(xref, ['record_id', 'party_id', 'party_type'], 'party_records', key=['record_id']) }}
-    ) as moved
-    union
-    {{ parties_if_survivorship_changed(xref) }}
 {%- endmacro %}
 
 
