@@ -26,8 +26,7 @@ def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: 
 
     A layer not built yet is something to report, not an error.
     """
-    kinds = ("BASE TABLE", "VIEW") if views else ("BASE TABLE",)
     return bool(con.execute("select count(*) from information_schema.tables "
                             "where table_catalog = coalesce(?, current_database()) and table_schema = ? "
-                            "and table_name = ? and table_type in (?, ?)",
-                            [catalog, schema, table, kinds[0], kinds[-1]]).fetchall()[0][0])
+                            "and table_name = ? and (table_type = 'BASE TABLE' or (? and table_type = 'VIEW'))",
+                            [catalog, schema, table, views]).fetchall()[0][0])

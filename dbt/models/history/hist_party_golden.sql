@@ -23,7 +23,6 @@
     unique_key='party_id',
     on_schema_change='fail',
     pre_hook=["{{ stage_party_records(source('integration', 'party_xref')) }}",
-              "{{ delete_vanished_parties(source('integration', 'party_xref')) }}",
               "{{ stage_household_periods(ref('hist_household_members'), source('integration', 'party_xref').schema) }}"],
     post_hook=["{{ save_party_records(source('integration', 'party_xref')) }}",
                "{{ save_survivorship_inputs() }}",

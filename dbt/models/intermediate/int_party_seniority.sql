@@ -19,8 +19,7 @@
     incremental_strategy='delete+insert',
     unique_key='party_id',
     on_schema_change='fail',
-    pre_hook=["{{ stage_party_records(source('integration', 'party_xref')) }}",
-              "{{ delete_vanished_parties(source('integration', 'party_xref')) }}"],
+    pre_hook="{{ stage_party_records(source('integration', 'party_xref')) }}",
     post_hook=["{{ save_party_records(source('integration', 'party_xref')) }}",
                "{{ save_loaded_through(ref('int_party_record_versions')) }}"],
 ) }}
