@@ -93,6 +93,26 @@ def test_membership_is_computed_on_the_sample_only(tmp_path, monkeypatch):
     assert "RESERVOIR" in str(plan).upper() or "SAMPLE" in str(plan).upper()
 
 
+def test_a_sampled_batch_is_the_same_rows_every_run_and_only_new_rows(tmp_path, monkeypatch):
+    """Over the cap GX reads exactly MAX_ROWS rows, the same ones each run, all from the batch.
+
+    The sample draws before the WHERE (DuckDB samples the FROM rows), so a batch of new rows over
+    the cap must still yield MAX_ROWS of the new rows, none of the old ones.
+    """
+    con, suite = _world(tmp_path), parse_suite(_suite())
+    con.execute("insert into marts.events select 'old' || i, 'p1', timestamp '2026-01-01' from range(3000) t(i)")
+    con.execute("insert into marts.events select 'new' || i, 'p2', timestamp '2026-03-01' from range(400) t(i)")
+    monkeypatch.setattr(gx_runner, "MAX_ROWS", 100)
+    new_rows = " where occurred_at > timestamp '2026-02-01'"
+    where, sample, rows, cap = gx_runner._batch_filter(con, suite, new_rows)
+    assert (rows, cap) == (400, 100)
+    frames = [gx_runner.read_batch(con, suite, ["event_id", "party_id", "occurred_at"], None, (where, sample))
+              for _ in range(2)]
+    assert [len(f) for f in frames] == [100, 100]
+    assert all(f["event_id"].str.startswith("new").all() for f in frames)
+    assert sorted(frames[0]["event_id"]) == sorted(frames[1]["event_id"])
+
+
 def test_next_run_reads_the_suite_afresh_and_stays_incremental(tmp_path):
     """Each Dagster run is a new process that re-reads the suite file: its watermark must still apply.
 
