@@ -12,9 +12,9 @@ from dagster_project.serving.classification import load_classification
 from dagster_project.serving.fingerprint import copy_fingerprints
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.policy import load_policy, quote
-from dagster_project.serving.publish import publish_copy, serving_tables
+from dagster_project.serving.publish import plan_table, publish_copy, serving_tables
 from dagster_project.serving.run_shared import PerRun
-from tests.test_serving_publish import WAREHOUSE_SQL, _publish
+from tests.test_serving_publish import SALT, WAREHOUSE_SQL, _publish
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +232,36 @@ def test_copies_of_one_run_share_fingerprint_scans_and_patches_and_equal_full_pu
         assert _fingerprints(path) == _fingerprints(tmp_path / f"{level}_full.duckdb")
     # a new run starts afresh: the warehouse may have changed since
     assert per_run.for_run("run-2").summaries == {} and per_run.for_run("run-2") is per_run.for_run("run-2")
+
+
+def test_a_first_restricted_copy_starts_from_the_runs_analyst_copy_never_the_reverse(tmp_path, warehouse,
+                                                                                      classification):
+    _big_facts(warehouse)
+    policies = load_policy()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        # the tables each level publishes differently: those with personal columns
+        differ = {f"{s}.{t}" for s, t in serving_tables(con)
+                  if plan_table(con, s, t, classification, policies["analyst"], SALT).select_list
+                  != plan_table(con, s, t, classification, policies["restricted"], SALT).select_list}
+    shared = PerRun().for_run("run-1")
+    analyst, restricted = tmp_path / "a.duckdb", tmp_path / "r.duckdb"
+    first = _publish(warehouse, analyst, "analyst", classification, shared=shared)
+    second = _publish(warehouse, restricted, "restricted", classification, shared=shared)
+    assert (first.seeded_from, second.seeded_from) == (None, "analyst")
+    assert differ and differ < set(second.tables)
+    # the analyst copy's tables without personal columns carried over; the others written from the
+    # warehouse without a comparison (no patch: every personal value differs)
+    assert sorted(second.rewritten) == sorted(differ) and second.patched == []
+    assert sorted(second.carried_over) == sorted(set(second.tables) - differ)
+    _publish(warehouse, tmp_path / "full.duckdb", "restricted", classification, incremental=False)
+    assert _content(restricted) == _content(tmp_path / "full.duckdb")
+    assert _fingerprints(restricted) == _fingerprints(tmp_path / "full.duckdb")
+    # the reverse never: an analyst copy holding the restricted copy's names and addresses
+    other = PerRun().for_run("run-2")
+    _publish(warehouse, tmp_path / "r2.duckdb", "restricted", classification, shared=other)
+    third = _publish(warehouse, tmp_path / "a2.duckdb", "analyst", classification, shared=other)
+    assert (third.seeded_from, third.carried_over) == (None, [])
+    assert _content(tmp_path / "a2.duckdb") == _content(analyst)
 
 
 def test_a_shared_plan_that_does_not_fit_the_second_copy_falls_back_to_a_rewrite(tmp_path, warehouse, classification):

@@ -27,6 +27,11 @@ class LevelPolicy:
     kinds: Mapping[str, str]        # pii_kind -> action
     unclassified_personal: str      # keep | drop
 
+    @property
+    def keeps_everything(self) -> bool:
+        """Every kind of personal data kept as it is: this level may hold what any other level holds."""
+        return self.unclassified_personal == "keep" and all(a == "keep" for a in self.kinds.values())
+
     def action(self, kind: str) -> str:
         if kind not in self.kinds:
             raise KeyError(f"access level {self.level!r} has no rule for personal data of kind {kind!r}")

@@ -18,8 +18,10 @@ table whose fingerprint is unchanged is left as it is, a changed one is patched 
 (patch.py: only rows that differ are deleted and inserted, the result checked against the
 warehouse) or, when its shape changed or most of its rows did, rewritten whole. The two copies of
 a run share the warehouse side of the fingerprints and, for a table both hold alike (no personal
-columns), the patch itself (run_shared.py). Readers, crashes
-and re-runs still see only whole copies (the swap is unchanged). Deleted rows and dropped tables
+columns), the patch itself (run_shared.py); a copy with no previous file may start from the run's
+other copy (the restricted from the analyst copy, never the reverse), so its tables without
+personal columns carry over. Readers, crashes and re-runs still see only whole copies (the swap is
+unchanged). Deleted rows and dropped tables
 leave free space in the file: when over half its blocks are free the file is rewritten into a fresh
 one (COPY FROM DATABASE), and an erasure always rewrites both copies (privacy/erasure.py), so an
 erased person's rows do not survive in free blocks. ``incremental=False`` writes a fresh file.
@@ -74,6 +76,7 @@ class PublishReport:
     patched_from_shared: list[str] = field(default_factory=list)  # of those, with the other copy's plan
     patched_by_key: list[str] = field(default_factory=list)  # of those, from the rows written since (keyed_patch.py)
     compacted: bool = False                                # the patched file was rewritten to drop free blocks
+    seeded_from: str | None = None  # level whose copy of this run the file started from (run_shared.py)
     table_seconds: dict[str, float] = field(default_factory=dict)  # schema.table -> fingerprint + publish time
 
     def slowest(self, n: int = 5) -> list[tuple[str, float]]:
@@ -198,6 +201,12 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         tables = serving_tables(con, schemas)
         plans = [plan_table(con, schema, table, classification, policy, salt) for schema, table in tables]
         old, old_sums = _start_from_previous(con, target, tmp, alias) if incremental else ({}, {})
+        if not old and incremental and shared is not None and policy.keeps_everything:
+            for level, path in sorted(shared.published.items()):
+                old, old_sums = _start_from_previous(con, path, tmp, alias)
+                if old:
+                    report.seeded_from = level
+                    break
         if not old:
             _remove(tmp)
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} "
@@ -223,7 +232,8 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
                                  old_sums.get(key), summary)
             report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
                                                 (plan.schema, plan.table) in existing, old.get(key), fingerprint,
-                                                shared.patches if shared else None, by_key)
+                                                shared.patches if shared else None, by_key,
+                                                seeded=report.seeded_from is not None)
             con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?)",
                         [plan.schema, plan.table, fingerprint, str(summary.hash_sum) if as_it_is else None])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
@@ -239,6 +249,8 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
         os.replace(tmp, target)
         _fsync(target.parent)
+        if shared is not None:
+            shared.published[policy.level] = target
     finally:
         if attached:
             try:
@@ -278,14 +290,22 @@ class _KeyedPatch:
 
 def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan,
                    report: PublishReport, exists: bool, old_fingerprint: str | None, fingerprint: str,
-                   shared_patches: dict | None, by_key: _KeyedPatch) -> int:
-    """Carry over, patch or rewrite one table of the copy; returns its rows."""
+                   shared_patches: dict | None, by_key: _KeyedPatch, seeded: bool = False) -> int:
+    """Carry over, patch or rewrite one table of the copy; returns its rows.
+
+    ``seeded``: the file started from another level's copy of this run, so a table it holds with
+    another fingerprint was published under another policy (its personal values differ in every
+    row): it is rewritten without comparing.
+    """
     key = f"{plan.schema}.{plan.table}"
     name = f"{quote(alias)}.{quote(plan.schema)}.{quote(plan.table)}"
     if exists and old_fingerprint == fingerprint:
         report.carried_over.append(key)
         return con.execute(f"select count(*) from {name}").fetchall()[0][0]
     report.rewritten.append(key)
+    if exists and seeded:
+        con.execute(f"drop table {name}")
+        return copy_table(con, alias, source_catalog, plan)
     if exists and by_key.key is not None:
         patched = patch_by_key(con, alias, source_catalog, plan.schema, plan.table, by_key.key,
                                by_key.copy_hash_sum, by_key.source)

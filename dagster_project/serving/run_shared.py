@@ -11,10 +11,16 @@ the served schemas between the two copies (both wait for every served asset), so
   the same select list over the same warehouse rows), the rows to delete and to insert are the
   same, so the second copy applies the first one's plan, and its own counts are checked again.
 
+A copy with no previous file of its own (the first publish, a full build) starts from a byte copy
+of a copy this run already published, when its level may hold everything that one holds (it keeps
+every kind of personal data: the restricted copy from the analyst copy, never the other way): its
+tables without personal columns then carry over by fingerprint instead of being written again.
+
 Kept per run id in the process; a new run starts afresh (its warehouse may differ).
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -22,6 +28,7 @@ class RunShared:
     summaries: dict[tuple[str, str, str], object] = field(default_factory=dict)  # (catalog, schema, table) -> fingerprint.SourceSummary
     # (schema, table, previous fingerprint, new fingerprint) -> patch plan, or None: rewrite the table whole
     patches: dict[tuple[str, str, str, str], object] = field(default_factory=dict)
+    published: dict[str, Path] = field(default_factory=dict)  # level -> copy this run published
 
 
 class PerRun:
