@@ -21,10 +21,10 @@ a run share the warehouse side of the fingerprints and, for a table both hold al
 columns), the patch itself (run_shared.py); a copy with no previous file may start from the run's
 other copy (the restricted from the analyst copy, never the reverse), so its tables without
 personal columns carry over. Readers, crashes and re-runs still see only whole copies (the swap is
-unchanged). Deleted rows and dropped tables
-leave free space in the file: when over half its blocks are free the file is rewritten into a fresh
-one (COPY FROM DATABASE), and an erasure always rewrites both copies (privacy/erasure.py), so an
-erased person's rows do not survive in free blocks. ``incremental=False`` writes a fresh file.
+unchanged). Deleted rows and dropped tables leave free space in the file: when over half its
+blocks are free the file is rewritten into a fresh one (COPY FROM DATABASE), and an erasure always
+rewrites both copies (privacy/erasure.py), so an erased person's rows do not survive in free
+blocks. ``incremental=False`` writes a fresh file.
 """
 
 import os
