@@ -89,7 +89,7 @@ class LayerTranslator(DagsterDbtTranslator):
         if props["resource_type"] in ("model", "seed", "snapshot"):
             config = props.get("config", {})
             schema = config.get("schema") or props.get("schema") or "main"
-            layer = (config.get("meta") or {}).get("layer") or (props.get("meta") or {}).get("layer") or schema
+            layer = (config.get("meta") or {}).get("layer") or schema  # dbt mirrors a model's meta into its config
             return spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=layer)
         return spec
 

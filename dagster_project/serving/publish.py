@@ -232,8 +232,7 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
                                  old_sums.get(key), summary)
             report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
                                                 (plan.schema, plan.table) in existing, old.get(key), fingerprint,
-                                                shared.patches if shared else None, by_key,
-                                                seeded=report.seeded_from is not None)
+                                                shared.patches if shared else None, by_key)
             con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?)",
                         [plan.schema, plan.table, fingerprint, str(summary.hash_sum) if as_it_is else None])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
@@ -290,12 +289,12 @@ class _KeyedPatch:
 
 def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan,
                    report: PublishReport, exists: bool, old_fingerprint: str | None, fingerprint: str,
-                   shared_patches: dict | None, by_key: _KeyedPatch, seeded: bool = False) -> int:
+                   shared_patches: dict | None, by_key: _KeyedPatch) -> int:
     """Carry over, patch or rewrite one table of the copy; returns its rows.
 
-    ``seeded``: the file started from another level's copy of this run, so a table it holds with
-    another fingerprint was published under another policy (its personal values differ in every
-    row): it is rewritten without comparing.
+    When the file started from another level's copy of this run (``report.seeded_from``), a table
+    it holds with another fingerprint was published under another policy (its personal values
+    differ in every row): it is rewritten without comparing.
     """
     key = f"{plan.schema}.{plan.table}"
     name = f"{quote(alias)}.{quote(plan.schema)}.{quote(plan.table)}"
@@ -303,7 +302,7 @@ def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: s
         report.carried_over.append(key)
         return con.execute(f"select count(*) from {name}").fetchall()[0][0]
     report.rewritten.append(key)
-    if exists and seeded:
+    if exists and report.seeded_from is not None:
         con.execute(f"drop table {name}")
         return copy_table(con, alias, source_catalog, plan)
     if exists and by_key.key is not None:

@@ -24,7 +24,7 @@
 ) }}
 {#- layer: built with the marts it serves (dagster_project/dbt_assets.py LayerTranslator); stored in
     integration, which the serving copies leave out: analysts read the figures in customer_360. -#}
-{%- set channels = ['branch', 'web', 'mobile', 'call_centre', 'email', 'field_sales', 'back_office'] -%}
+{%- set channels = touchpoint_channels() -%}
 
 with
 

@@ -4,7 +4,7 @@
     organisation, what they hold, what they are worth to date, and when each channel last
     saw them. What a service representative needs on one screen.
 -#}
-{%- set channels = ['branch', 'web', 'mobile', 'call_centre', 'email', 'field_sales', 'back_office'] -%}{#- as int_party_touchpoints -#}
+{%- set channels = touchpoint_channels() -%}
 
 with
 
