@@ -39,18 +39,19 @@ def party_identity(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     settings = get_settings()
     thresholds = Thresholds()
     with duckdb.get_connection() as con:
+        full_refresh = full_refresh_requested(duckdb.database, context.run.tags)
         scored = score_candidate_pairs(con, model_dir=settings.data_dir / "identity" / "model",
-                                       full_refresh=full_refresh_requested(duckdb.database, context.run.tags),
-                                       memory_limit=settings.duckdb_memory_limit)
+                                       full_refresh=full_refresh, memory_limit=settings.duckdb_memory_limit)
         stats = resolve_parties(con, scored_pairs=scored.pairs, decisions_path=settings.match_decisions_path,
-                                thresholds=thresholds, run_id=context.run.run_id)
+                                thresholds=thresholds, run_id=context.run.run_id, full=full_refresh)
         write_model_parameters(con, model_parameters_table(scored.weights))
         counts = {name: con.execute(f"select count(*) from integration.{name}").fetchall()[0][0]
                   for name in ("party_xref", "party_identifiers", "match_review", "match_decisions",
                                "party_merge_log", "match_model_parameters")}
     model_path = save_model(scored.model_json, settings.data_dir / "identity" / "models", context.run.run_id)
     context.log.info(f"identity: model {scored.mode}, {scored.rescored_records} of {scored.candidates} candidate "
-                     f"records scored; {stats.records} records → {stats.parties} parties {stats.parties_by_type}; "
+                     f"records scored; {stats.records} records → {stats.parties} parties {stats.parties_by_type} "
+                     f"({stats.mode} resolve: {stats.resolved_records} records clustered); "
                      f"{stats.model_links} model links, {stats.review_queue} pairs to review, ids {stats.ids}")
 
     def rows(name: str) -> dict:
@@ -64,6 +65,8 @@ def party_identity(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
         "model_links": dg.MetadataValue.int(stats.model_links),
         "link_threshold": dg.MetadataValue.float(thresholds.link),
         "ids": dg.MetadataValue.json(stats.ids),
+        "resolve": dg.MetadataValue.text(stats.mode),
+        "records_clustered": dg.MetadataValue.int(stats.resolved_records),
         "ignored_identifiers": dg.MetadataValue.int(stats.ignored_identifiers),
         "max_records_per_identifier": dg.MetadataValue.int(MAX_RECORDS_PER_IDENTIFIER),
     })

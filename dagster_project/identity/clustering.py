@@ -10,9 +10,23 @@ those few components pay the cost of a Python loop.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """Per node: its cluster label, and the smallest node of its connected component.
+
+    The component (before any cannot-link cut) is what a later run re-resolves as a whole
+    when anything in it changed (``resolve_scope``).
+    """
+
+    labels: np.ndarray
+    component_roots: np.ndarray
 
 
 def cluster_nodes(n_nodes: int, a: np.ndarray, b: np.ndarray, strength: np.ndarray,
@@ -22,13 +36,19 @@ def cluster_nodes(n_nodes: int, a: np.ndarray, b: np.ndarray, strength: np.ndarr
     ``a``, ``b``, ``strength``: one undirected edge per position, higher strength = stronger
     evidence. ``cannot_link``: int array of shape (k, 2), node pairs that must end up apart.
     """
+    return cluster_graph(n_nodes, a, b, strength, cannot_link).labels
+
+
+def cluster_graph(n_nodes: int, a: np.ndarray, b: np.ndarray, strength: np.ndarray,
+                  cannot_link: np.ndarray) -> Clustering:
+    """``cluster_nodes``, also returning each node's component root."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     strength = np.asarray(strength, dtype=np.float64)
     cannot_link = np.asarray(cannot_link, dtype=np.int64).reshape(-1, 2)
     _check_inputs(n_nodes, a, b, strength, cannot_link)
     if n_nodes == 0:
-        return np.zeros(0, dtype=np.int64)
+        return Clustering(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_nodes, n_nodes))
     _, components = connected_components(graph, directed=False)
@@ -36,7 +56,8 @@ def cluster_nodes(n_nodes: int, a: np.ndarray, b: np.ndarray, strength: np.ndarr
 
     # A cluster is represented by its smallest node; components with a cannot-link pair
     # inside get their representatives from the greedy rebuild.
-    representative = _smallest_node_per_label(components)[components]
+    roots = _smallest_node_per_label(components)[components]
+    representative = roots.copy()
     cannot_link = cannot_link[cannot_link[:, 0] != cannot_link[:, 1]]  # "x is not x" cannot be honoured
     left, right = components[cannot_link[:, 0]], components[cannot_link[:, 1]]
     cannot_link = cannot_link[left == right]  # pairs already apart need nothing
@@ -47,7 +68,7 @@ def cluster_nodes(n_nodes: int, a: np.ndarray, b: np.ndarray, strength: np.ndarr
         representative[nodes] = _greedy_representatives(
             nodes, a[edge_in_conflict], b[edge_in_conflict], strength[edge_in_conflict], cannot_link)
     _, labels = np.unique(representative, return_inverse=True)
-    return labels.astype(np.int64)
+    return Clustering(labels.astype(np.int64), roots)
 
 
 def _check_inputs(n_nodes: int, a: np.ndarray, b: np.ndarray, strength: np.ndarray, cannot_link: np.ndarray) -> None:

@@ -30,18 +30,29 @@ class ExactKeyGraph:
     ignored_identifiers: int
 
 
-def build_exact_key_graph(con: duckdb.DuckDBPyConnection, schema: str = "integration") -> ExactKeyGraph:
-    """Number the records and shared identifiers, and return the record–identifier edges."""
+def build_exact_key_graph(con: duckdb.DuckDBPyConnection, schema: str = "integration",
+                          records: str | None = None, evidence: str | None = None) -> ExactKeyGraph:
+    """Number the records and shared identifiers, and return the record–identifier edges.
+
+    ``records`` and ``evidence`` narrow the graph to some records (default: every record of
+    ``int_party_records`` and every row of ``int_party_identifiers``); an identifier's degree
+    always counts every record carrying it, so the cap cuts the same identifiers either way.
+    """
+    records = records or f"{schema}.int_party_records"
+    evidence = evidence or f"{schema}.int_party_identifiers"
+    every = f"{schema}.int_party_identifiers"
+    carried = "" if evidence == every else \
+        f"semi join (select distinct id_type, id_value from {evidence}) s using (id_type, id_value)"
     con.execute(f"""
         create or replace temp table _id_degree as
         select id_type, id_value, count(distinct record_id) as records
-        from {schema}.int_party_identifiers group by all
+        from {every} {carried} group by all
     """)
     con.execute(f"""
         create or replace temp table _record_nodes as
         select record_id, source_system, source_entity, source_key, party_type, trust_rank,
                (row_number() over (order by record_id) - 1)::bigint as node
-        from {schema}.int_party_records
+        from {records}
     """)
     n_records = con.execute("select count(*) from _record_nodes").fetchall()[0][0]
     con.execute(f"""
@@ -51,7 +62,7 @@ def build_exact_key_graph(con: duckdb.DuckDBPyConnection, schema: str = "integra
     """)
     edges = con.execute(f"""
         select r.node as a, i.node as b
-        from {schema}.int_party_identifiers e
+        from {evidence} e
         join _record_nodes r using (record_id)
         join _identifier_nodes i using (id_type, id_value)
     """).fetchnumpy()
@@ -61,12 +72,13 @@ def build_exact_key_graph(con: duckdb.DuckDBPyConnection, schema: str = "integra
                          b=edges["b"].astype(np.int64), identifiers=identifiers, ignored_identifiers=ignored)
 
 
-def write_shared_identifier_rules(con: duckdb.DuckDBPyConnection, schema: str = "integration") -> None:
+def write_shared_identifier_rules(con: duckdb.DuckDBPyConnection, schema: str = "integration",
+                                  evidence: str | None = None) -> None:
     """Temp table ``_exact_rules``: per record, the identifier types it shares with another record."""
     con.execute(f"""
         create or replace temp table _exact_rules as
         select e.record_id, string_agg(distinct e.id_type, '+' order by e.id_type) as shared_types
-        from {schema}.int_party_identifiers e
+        from {evidence or f"{schema}.int_party_identifiers"} e
         join _id_degree d using (id_type, id_value)
         where d.records between 2 and {MAX_RECORDS_PER_IDENTIFIER}
         group by e.record_id

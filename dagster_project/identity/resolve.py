@@ -18,8 +18,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from dagster_project.identity.clustering import cluster_nodes
+from dagster_project.identity.clustering import cluster_graph
 from dagster_project.identity.deterministic import build_exact_key_graph, write_shared_identifier_rules
+from dagster_project.identity.resolve_scope import stage_scope, write_state
 from dagster_project.identity.review import load_decisions, write_review_queue
 from dagster_project.identity.stable_ids import assign_party_ids
 
@@ -50,17 +51,27 @@ class ResolutionStats:
     decisions: int = 0
     review_queue: int = 0
     ids: dict[str, int] = field(default_factory=dict)
+    mode: str = "full"  # or "incremental": only the records the day touched were clustered again
+    resolved_records: int = 0
 
 
 def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration", *,
                     scored_pairs: pa.Table | None = None, decisions_path: Path | None = None,
                     thresholds: Thresholds = Thresholds(), run_id: str = "",
-                    logged_at: datetime | None = None) -> ResolutionStats:
-    """Write ``party_xref``, ``party_identifiers``, ``match_review`` and the merge log."""
-    graph = build_exact_key_graph(con, schema)
-    write_shared_identifier_rules(con, schema)
+                    logged_at: datetime | None = None, full: bool = False) -> ResolutionStats:
+    """Write ``party_xref``, ``party_identifiers``, ``match_review`` and the merge log.
+
+    Only the records the day touched are clustered again (``resolve_scope``) unless ``full``
+    or the previous run's state is missing or in doubt; the result is the same either way.
+    """
     decisions = load_decisions(con, decisions_path, schema) if decisions_path else _empty_decisions(con, schema)
     _stage_scored_pairs(con, scored_pairs if scored_pairs is not None else SCORED_PAIRS_SCHEMA.empty_table())
+    scope = None if full else stage_scope(con, schema, thresholds.link)
+    scoped = scope is not None
+    records, evidence = (_in_scope(f"{schema}.int_party_records"), _in_scope(f"{schema}.int_party_identifiers")) \
+        if scoped else (None, None)
+    graph = build_exact_key_graph(con, schema, records=records, evidence=evidence)
+    write_shared_identifier_rules(con, schema, evidence=evidence)
 
     model = con.execute(f"""
         select l.node as a, r.node as b, s.match_probability as strength
@@ -82,13 +93,20 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration",
     strength = np.concatenate([np.full(len(graph.a), EXACT_STRENGTH), model["strength"].astype(np.float64),
                                np.full(int(is_link.sum()), DECISION_STRENGTH)])
     cannot_link = np.column_stack([decided["a"][~is_link], decided["b"][~is_link]]).astype(np.int64).reshape(-1, 2)
-    labels = cluster_nodes(graph.nodes, a, b, strength, cannot_link)
+    clustering = cluster_graph(graph.nodes, a, b, strength, cannot_link)
 
-    con.register("_labels", pa.table({"node": np.arange(graph.nodes, dtype=np.int64), "cluster": labels.astype(np.int64)}))
+    nodes = np.arange(graph.nodes, dtype=np.int64)
+    con.register("_labels", pa.table({"node": nodes, "cluster": clustering.labels.astype(np.int64),
+                                      "root": clustering.component_roots.astype(np.int64)}))
     con.execute("""
         create or replace temp table _clusters as
         select r.record_id, l.cluster, r.party_type
         from _record_nodes r join _labels l using (node)
+    """)
+    con.execute("""
+        create or replace temp table _record_components as
+        select r.record_id, hash(root.record_id) as component
+        from _record_nodes r join _labels l using (node) join _record_nodes root on root.node = l.root
     """)
     con.execute("""
         create or replace temp table _cluster_types as
@@ -99,14 +117,14 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration",
                count(*) as records
         from _clusters group by cluster
     """)
+    if scoped:  # the parties the scope's records had: their identifier rows are replaced below
+        con.execute(f"""
+            create or replace temp table _scope_previous_ids as
+            select distinct party_id from {schema}.party_xref semi join _scope using (record_id)
+        """)
     ids = assign_party_ids(con, "_clusters", schema=schema, run_id=run_id, logged_at=logged_at)
-    _write_xref(con, schema, thresholds)
-    con.execute(f"""
-        create or replace table {schema}.party_identifiers as
-        select i.id_type, i.id_value, p.party_id
-        from _identifier_nodes i join _labels l using (node) join _cluster_party_ids p using (cluster)
-        order by i.id_type, i.id_value
-    """)
+    _write_xref(con, schema, thresholds, scoped)
+    _write_party_identifiers(con, schema, scoped)
     con.unregister("_labels")
     con.execute(f"""
         create or replace temp table _review_candidates as
@@ -117,14 +135,35 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration",
         where l.party_id <> r.party_id
     """)
     queued = write_review_queue(con, "_review_candidates", schema=schema, lower=thresholds.review, upper=thresholds.link)
-    by_type = dict(con.execute("select party_type, count(*) from _cluster_types group by all order by 1").fetchall())
+    write_state(con, schema, thresholds.link, scoped, graph.ignored_identifiers)
+    totals = con.execute(f"""
+        select (select count(*) from {schema}.party_xref), (select count(*) from {schema}.party_identifiers),
+               (select ignored_identifiers from {schema}.identity_resolve_state),
+               (select coalesce(max(records), 0) from (select count(*) as records from {schema}.party_xref
+                                                       group by party_id))
+    """).fetchall()[0]
+    by_type = dict(con.execute(f"select party_type, count(distinct party_id) from {schema}.party_xref "
+                               "group by all order by 1").fetchall())
+    if scoped:
+        con.execute("drop table _scope")
     return ResolutionStats(
-        records=graph.records, identifiers=graph.identifiers, ignored_identifiers=graph.ignored_identifiers,
-        parties=sum(by_type.values()), parties_by_type=by_type,
-        largest_party=con.execute("select coalesce(max(records), 0) from _cluster_types").fetchall()[0][0],
-        model_links=len(model["a"]), decisions=decisions, review_queue=queued,
-        ids={"kept": ids.kept, "new": ids.new, "merges": ids.merges, "splits": ids.splits},
+        records=totals[0], identifiers=totals[1], ignored_identifiers=totals[2],
+        parties=sum(by_type.values()), parties_by_type=by_type, largest_party=totals[3],
+        model_links=con.execute(f"""
+            select count(*) from _scored s join {schema}.party_xref l on l.record_id = s.record_id_l
+            join {schema}.party_xref r on r.record_id = s.record_id_r
+            left join {schema}.match_decisions d on d.record_id_l = s.record_id_l and d.record_id_r = s.record_id_r
+            where s.match_probability >= {thresholds.link} and d.decision is null
+        """).fetchall()[0][0],
+        decisions=decisions, review_queue=queued,
+        # kept: every party whose id lived on, in the scope or not (a scoped run assigned only the scope's)
+        ids={"kept": sum(by_type.values()) - ids.new, "new": ids.new, "merges": ids.merges, "splits": ids.splits},
+        mode="incremental" if scoped else "full", resolved_records=graph.records,
     )
+
+
+def _in_scope(table: str) -> str:
+    return f"(select * from {table} semi join _scope using (record_id))"
 
 
 def _stage_scored_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table) -> None:
@@ -138,7 +177,7 @@ def _empty_decisions(con: duckdb.DuckDBPyConnection, schema: str) -> int:
     return load_decisions(con, Path("/nonexistent/match_decisions.csv"), schema)
 
 
-def _write_xref(con: duckdb.DuckDBPyConnection, schema: str, thresholds: Thresholds) -> None:
+def _write_xref(con: duckdb.DuckDBPyConnection, schema: str, thresholds: Thresholds, scoped: bool) -> None:
     """Every record → party, with the evidence that linked it: exact keys, the model, a person."""
     con.execute(f"""
         create or replace temp table _record_links as
@@ -160,8 +199,7 @@ def _write_xref(con: duckdb.DuckDBPyConnection, schema: str, thresholds: Thresho
         where me.cluster = other.cluster
         group by e.record_id
     """)
-    con.execute(f"""
-        create or replace table {schema}.party_xref as
+    rows = f"""
         select r.record_id, r.source_system, r.source_entity, r.source_key,
                p.party_id, t.party_type,
                coalesce(nullif(concat_ws('; ',
@@ -177,4 +215,28 @@ def _write_xref(con: duckdb.DuckDBPyConnection, schema: str, thresholds: Thresho
         left join _exact_rules e using (record_id)
         left join _record_links k using (record_id)
         order by r.record_id
-    """)
+    """
+    _replace_rows(con, f"{schema}.party_xref", rows, scoped,
+                  f"delete from {schema}.party_xref where record_id in (select record_id from _scope)")
+
+
+def _write_party_identifiers(con: duckdb.DuckDBPyConnection, schema: str, scoped: bool) -> None:
+    """Every linking identifier → its party; a scoped run replaces those of the scope's previous parties."""
+    rows = """
+        select i.id_type, i.id_value, p.party_id
+        from _identifier_nodes i join _labels l using (node) join _cluster_party_ids p using (cluster)
+        order by i.id_type, i.id_value
+    """
+    _replace_rows(con, f"{schema}.party_identifiers", rows, scoped,
+                  f"delete from {schema}.party_identifiers where party_id in (select party_id from _scope_previous_ids)")
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: str, scoped: bool, delete: str) -> None:
+    """The whole table from ``rows``; or, scoped, ``delete`` the scope's old rows and insert ``rows``."""
+    if not scoped:
+        con.execute(f"create or replace table {table} as {rows}")
+        return
+    con.execute(f"create or replace temp table _replacement_rows as {rows}")
+    con.execute(delete)
+    con.execute(f"insert into {table} select * from _replacement_rows")
+    con.execute("drop table _replacement_rows")
