@@ -201,3 +201,21 @@ def test_a_scope_over_half_the_records_resolves_everything(two_people):
     con, world = two_people
     world.identifiers["src:e:A3"] = {("phone", "2")}  # Ada's three records of five: over half
     assert _resolve(con, world, 1, full=False).mode == "full"
+
+
+def test_a_run_that_crashes_midway_leaves_no_state_to_trust(two_people, monkeypatch):
+    con, world = two_people
+    world.identifiers["src:e:B2"] = {("email", "bola2")}
+
+    def crash(*_, **__):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr("dagster_project.identity.resolve.write_review_queue", crash)
+    with pytest.raises(RuntimeError):
+        _resolve(con, world, 1, full=False)  # party_xref is patched, the state is not
+    monkeypatch.undo()
+    world.identifiers["src:e:B2"] = {("email", "bola")}  # and the day's change is taken back
+    assert _resolve(con, world, 2, full=False).mode == "full"
+    reference = duckdb.connect()
+    _resolve(reference, world, 0, full=True)
+    assert _party(con) == _party(reference)

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from dagster_project.identity.clustering import cluster_graph
 from dagster_project.identity.deterministic import build_exact_key_graph, write_shared_identifier_rules
-from dagster_project.identity.resolve_scope import stage_scope, write_state
+from dagster_project.identity.resolve_scope import invalidate_state, stage_scope, write_state
 from dagster_project.identity.review import load_decisions, write_review_queue
 from dagster_project.identity.stable_ids import assign_party_ids
 
@@ -68,6 +68,7 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration",
     _stage_scored_pairs(con, scored_pairs if scored_pairs is not None else SCORED_PAIRS_SCHEMA.empty_table())
     scope = None if full else stage_scope(con, schema, thresholds.link)
     scoped = scope is not None
+    invalidate_state(con, schema)  # until write_state: a run that crashes midway leaves no state to trust
     records, evidence = (_in_scope(f"{schema}.int_party_records"), _in_scope(f"{schema}.int_party_identifiers")) \
         if scoped else (None, None)
     graph = build_exact_key_graph(con, schema, records=records, evidence=evidence)
@@ -136,30 +137,36 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration",
     """)
     queued = write_review_queue(con, "_review_candidates", schema=schema, lower=thresholds.review, upper=thresholds.link)
     write_state(con, schema, thresholds.link, scoped, graph.ignored_identifiers)
-    totals = con.execute(f"""
+    if scoped:
+        con.execute("drop table _scope")
+    totals = _totals(con, schema, thresholds.link)
+    return ResolutionStats(
+        **totals, decisions=decisions, review_queue=queued,
+        # kept: every party whose id lived on, in the scope or not (a scoped run assigned only the scope's)
+        ids={"kept": totals["parties"] - ids.new, "new": ids.new, "merges": ids.merges, "splits": ids.splits},
+        mode="incremental" if scoped else "full", resolved_records=graph.records,
+    )
+
+
+def _totals(con: duckdb.DuckDBPyConnection, schema: str, link: float) -> dict:
+    """The whole resolution's figures, read from what was written (a scoped run saw only its scope)."""
+    records, identifiers, ignored, largest, model_links = con.execute(f"""
         select (select count(*) from {schema}.party_xref), (select count(*) from {schema}.party_identifiers),
                (select ignored_identifiers from {schema}.identity_resolve_state),
                (select coalesce(max(records), 0) from (select count(*) as records from {schema}.party_xref
-                                                       group by party_id))
+                                                       group by party_id)),
+               (select count(*) from _scored s
+                join {schema}.party_xref l on l.record_id = s.record_id_l
+                join {schema}.party_xref r on r.record_id = s.record_id_r
+                left join {schema}.match_decisions d
+                    on d.record_id_l = s.record_id_l and d.record_id_r = s.record_id_r
+                where s.match_probability >= {link} and d.decision is null)
     """).fetchall()[0]
     by_type = dict(con.execute(f"select party_type, count(distinct party_id) from {schema}.party_xref "
                                "group by all order by 1").fetchall())
-    if scoped:
-        con.execute("drop table _scope")
-    return ResolutionStats(
-        records=totals[0], identifiers=totals[1], ignored_identifiers=totals[2],
-        parties=sum(by_type.values()), parties_by_type=by_type, largest_party=totals[3],
-        model_links=con.execute(f"""
-            select count(*) from _scored s join {schema}.party_xref l on l.record_id = s.record_id_l
-            join {schema}.party_xref r on r.record_id = s.record_id_r
-            left join {schema}.match_decisions d on d.record_id_l = s.record_id_l and d.record_id_r = s.record_id_r
-            where s.match_probability >= {thresholds.link} and d.decision is null
-        """).fetchall()[0][0],
-        decisions=decisions, review_queue=queued,
-        # kept: every party whose id lived on, in the scope or not (a scoped run assigned only the scope's)
-        ids={"kept": sum(by_type.values()) - ids.new, "new": ids.new, "merges": ids.merges, "splits": ids.splits},
-        mode="incremental" if scoped else "full", resolved_records=graph.records,
-    )
+    return {"records": records, "identifiers": identifiers, "ignored_identifiers": ignored,
+            "parties": sum(by_type.values()), "parties_by_type": by_type, "largest_party": largest,
+            "model_links": model_links}
 
 
 def _in_scope(table: str) -> str:

@@ -42,9 +42,9 @@ def stage_scope(con: duckdb.DuckDBPyConnection, schema: str, link: float) -> int
 
     Needs temp table ``_scored`` (this run's scored pairs) and ``<schema>.match_decisions``.
     """
-    state = _previous_state(con, schema, link)
-    if state is None:
+    if not _state_matches(con, schema, link):
         return None
+    con.execute(f"create or replace temp table _previous_resolve_state as select * from {schema}.identity_resolve_state")
     _stage_now(con, schema, link)
     cap = MAX_RECORDS_PER_IDENTIFIER
     con.execute(f"""
@@ -98,6 +98,11 @@ def stage_scope(con: duckdb.DuckDBPyConnection, schema: str, link: float) -> int
     return scope
 
 
+def invalidate_state(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Drop the state's marker: the next run resolves everything unless this one finishes."""
+    con.execute(f"drop table if exists {schema}.identity_resolve_state")
+
+
 def write_state(con: duckdb.DuckDBPyConnection, schema: str, link: float, scoped: bool,
                 ignored_identifiers: int) -> None:
     """Store what the next run diffs against; needs temp table ``_record_components(record_id, component)``.
@@ -111,7 +116,7 @@ def write_state(con: duckdb.DuckDBPyConnection, schema: str, link: float, scoped
             select s.ignored_identifiers
                    - count(*) filter (where c.records_before > {MAX_RECORDS_PER_IDENTIFIER})
                    + count(*) filter (where c.records_now > {MAX_RECORDS_PER_IDENTIFIER})
-            from {schema}.identity_resolve_state s left join _changed_identifiers c on true
+            from _previous_resolve_state s left join _changed_identifiers c on true
             group by s.ignored_identifiers
         """).fetchall()[0][0]
         _stage_records_with_components(con)
@@ -133,22 +138,20 @@ def write_state(con: duckdb.DuckDBPyConnection, schema: str, link: float, scoped
                ?::bigint as ignored_identifiers
     """, [link, MAX_RECORDS_PER_IDENTIFIER, duckdb.__version__, ignored_identifiers])
     for name in ("_evidence_now", "_records_now", "_links_now", "_records_with_components", "_evidence_changes",
-                 "_changed_identifiers", "_affected"):
+                 "_changed_identifiers", "_affected", "_previous_resolve_state"):
         con.execute(f"drop table if exists {name}")
 
 
-def _previous_state(con: duckdb.DuckDBPyConnection, schema: str, link: float) -> tuple | None:
+def _state_matches(con: duckdb.DuckDBPyConnection, schema: str, link: float) -> bool:
     if not all(has_table(con, schema, name, views=False) for name in STATE_TABLES + ("party_xref",)):
-        return None
+        return False
     state = con.execute(f"""
         select link_threshold, max_records_per_identifier, duckdb_version, party_records,
                (select count(*) from {schema}.party_xref), (select count(*) from {schema}.identity_records)
         from {schema}.identity_resolve_state
     """).fetchall()
     expected = (link, MAX_RECORDS_PER_IDENTIFIER, duckdb.__version__)
-    if len(state) != 1 or state[0][:3] != expected or not state[0][3] == state[0][4] == state[0][5]:
-        return None
-    return state[0]
+    return len(state) == 1 and state[0][:3] == expected and state[0][3] == state[0][4] == state[0][5]
 
 
 def _stage_now(con: duckdb.DuckDBPyConnection, schema: str, link: float) -> None:
