@@ -46,7 +46,6 @@ from dagster_project.privacy.erasure_log import LogEntry, append_entries, read_l
 from dagster_project.privacy.identifiers import identifier_hash, install_sql_macros
 from dagster_project.privacy.subject import Subject, UnknownSubject, collect_subject, find_parties
 from dagster_project.privacy.suppression import scrub_lines, scrub_rows
-from dagster_project.serving.publish import spare_path
 from dagster_project.settings import Settings
 from dagster_project.sources import ENTITIES
 from dagster_project.warehouse import STORAGE_VERSION, has_table
@@ -297,7 +296,6 @@ def _after_rebuild(settings: Settings, needles: set[str], report: ErasureReport)
             scan.delete_rows(con, [hit], needles)
     compact(settings.warehouse_path)
     for path in (settings.serving_path, settings.serving_restricted_path):
-        spare_path(path).unlink(missing_ok=True)  # the copy before the rebuild's publish: it still holds them
         if not path.exists():
             continue
         with duckdb.connect(str(path)) as con:
@@ -334,8 +332,7 @@ def compact(path: Path) -> None:
 def verify(settings: Settings, needles: set[str]) -> list[str]:
     """Where the person's values are still found: tables of the warehouse and serving copies, files."""
     residual = []
-    for path in (settings.warehouse_path, settings.serving_path, settings.serving_restricted_path,
-                 spare_path(settings.serving_path), spare_path(settings.serving_restricted_path)):
+    for path in (settings.warehouse_path, settings.serving_path, settings.serving_restricted_path):
         if not path.exists():
             continue
         with duckdb.connect(str(path), read_only=True) as con:

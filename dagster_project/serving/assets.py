@@ -58,8 +58,7 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "
                             "dagster_project/serving/analytics_classification.yml.")
     slowest_text = ", ".join(f"{table} {seconds} s" for table, seconds in report.slowest())
-    seeded = f"; started from this run's {report.seeded_from} copy" if report.seeded_from else \
-        "; patched the copy before the previous one (the spare)" if report.from_spare else ""
+    seeded = f"; started from this run's {report.seeded_from} copy" if report.seeded_from else ""
     context.log.info(f"{level} copy: {len(report.tables)} tables ({len(report.rewritten)} rewritten, of which "
                      f"{len(report.patched)} patched: {len(report.patched_by_key)} by key from the rows written since, "
                      f"{len(report.patched_from_shared)} row by row with the other copy's comparison; {len(report.carried_over)} unchanged and carried over{seeded}), "
@@ -77,7 +76,6 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         "patched_from_shared": dg.MetadataValue.json(report.patched_from_shared),
         "patched_by_key": dg.MetadataValue.json(report.patched_by_key),
         "seeded_from": dg.MetadataValue.text(report.seeded_from or ""),
-        "from_spare": dg.MetadataValue.bool(report.from_spare),
         "table_seconds": dg.MetadataValue.json(report.table_seconds),
         "personal_columns": dg.MetadataValue.md(_actions_markdown(report)),
         "unclassified_dropped": dg.MetadataValue.json(report.unclassified_dropped),

@@ -13,11 +13,8 @@ not exist in the copy, and a snapshot answers the same numbers without the wareh
 A daily publish costs what changed: each table's fingerprint (fingerprint.py: the policy's select
 list, the columns and types, the row count and a sum of row hashes of the warehouse table) is stored
 in the copy itself (``_publish.table_fingerprints``, outside the served schemas), so it is swapped
-in with the tables it describes. The temporary file starts as the spare: the copy the previous
-publish replaced, kept beside the target under a hidden name (``spare_path``) and patched now by
-two runs' changes, which at a million people saves a byte copy of 3 GB per copy and day; when
-there is no spare, or a reader still has it open (its DuckDB lock refuses a writer), it starts as
-a byte copy of the current copy instead. A table whose fingerprint is unchanged is left as it is, a changed one is patched row by row
+in with the tables it describes. The temporary file starts as a byte copy of the previous copy; a
+table whose fingerprint is unchanged is left as it is, a changed one is patched row by row
 (patch.py: only rows that differ are deleted and inserted, the result checked against the
 warehouse) or, when its shape changed or most of its rows did, rewritten whole. The two copies of
 a run share the warehouse side of the fingerprints and, for a table both hold alike (no personal
@@ -80,7 +77,6 @@ class PublishReport:
     patched_by_key: list[str] = field(default_factory=list)  # of those, from the rows written since (keyed_patch.py)
     compacted: bool = False                                # the patched file was rewritten to drop free blocks
     seeded_from: str | None = None  # level whose copy of this run the file started from (run_shared.py)
-    from_spare: bool = False  # the file started from the spare (the copy before the previous), not a byte copy
     table_seconds: dict[str, float] = field(default_factory=dict)  # schema.table -> fingerprint + publish time
 
     def slowest(self, n: int = 5) -> list[tuple[str, float]]:
@@ -204,10 +200,10 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     try:
         tables = serving_tables(con, schemas)
         plans = [plan_table(con, schema, table, classification, policy, salt) for schema, table in tables]
-        old, old_sums = _start_from_previous(con, target, tmp, alias, report) if incremental else ({}, {})
+        old, old_sums = _start_from_previous(con, target, tmp, alias) if incremental else ({}, {})
         if not old and incremental and shared is not None and policy.keeps_everything:
             for level, path in sorted(shared.published.items()):
-                old, old_sums = _start_from_previous(con, path, tmp, alias, report, spare=False)
+                old, old_sums = _start_from_previous(con, path, tmp, alias)
                 if old:
                     report.seeded_from = level
                     break
@@ -250,8 +246,6 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         _fsync(tmp)
         # a stale write-ahead log beside the target would be replayed onto the new file
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
-        if target.exists():
-            _keep_as_spare(target)
         os.replace(tmp, target)
         _fsync(target.parent)
         if shared is not None:
@@ -268,21 +262,12 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     return report
 
 
-def spare_path(target: Path) -> Path:
-    """The copy the last publish replaced, kept beside the target for the next publish to patch."""
-    target = Path(target)
-    return target.with_name(f".{target.name}.spare")
-
-
-def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path, alias: str,
-                         report: PublishReport, spare: bool = True) -> tuple[dict[str, str], dict[str, int]]:
-    """Start ``tmp`` from the target's spare (with ``spare``) or a byte copy of the target; its
-    fingerprints ({} = none usable: start empty) and kept hash sums."""
+def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path,
+                         alias: str) -> tuple[dict[str, str], dict[str, int]]:
+    """Copy the previous copy's bytes to ``tmp``; its fingerprints ({} = none usable: start empty) and kept hash sums."""
     if not target.exists():
         return {}, {}
-    report.from_spare = spare and _take_spare(con, spare_path(target), tmp, alias)
-    if not report.from_spare:
-        shutil.copyfile(target, tmp)
+    shutil.copyfile(target, tmp)
     try:
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} (read_only)")
     except duckdb.Error:
@@ -291,35 +276,6 @@ def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path
         return previous_fingerprints(con, alias), previous_hash_sums(con, alias)
     finally:
         con.execute(f"detach {quote(alias)}")
-
-
-def _take_spare(con: duckdb.DuckDBPyConnection, spare: Path, tmp: Path, alias: str) -> bool:
-    """Rename the spare to ``tmp`` unless a reader still has it open; whether it was taken.
-
-    A DuckDB reader in another process holds a lock on the file it opened, so attaching it for
-    writing fails while one does: then the spare's name is dropped (the reader keeps its file)
-    and the caller byte-copies the target instead. Once renamed to ``tmp`` nobody can open it anew.
-    A publish that fails after taking it deletes it with ``tmp``: the next one byte-copies.
-    """
-    try:
-        os.replace(spare, tmp)
-    except FileNotFoundError:
-        return False
-    try:
-        con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} (read_write)")
-    except duckdb.Error:
-        _remove(tmp)
-        return False
-    con.execute(f"detach {quote(alias)}")
-    return True
-
-
-def _keep_as_spare(target: Path) -> None:
-    """Give the copy about to be replaced a second name, the spare (atomically: the target never disappears)."""
-    spare = spare_path(target)
-    link = spare.with_name(f"{spare.name}.{uuid.uuid4().hex}")
-    os.link(target, link)
-    os.replace(link, spare)
 
 
 @dataclass(frozen=True)
