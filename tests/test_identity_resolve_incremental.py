@@ -135,7 +135,7 @@ def test_day_by_day_incremental_equals_full(seed, tmp_path, monkeypatch):
     assert modes == ["full"] + ["incremental"] * 11  # the first run has no state to start from
     assert max(resolved[1:]) < 1.0  # every later day left some parties alone
     assert moved > 0  # parties merged and split along the way
-    assert sum(1 for _ in (world.decisions.read_text().splitlines())) > 3
+    assert len(world.decisions.read_text().splitlines()) > 3  # the header and the decisions of odd days
 
 
 @pytest.fixture()

@@ -38,11 +38,11 @@ def build_exact_key_graph(con: duckdb.DuckDBPyConnection, schema: str = "integra
     ``int_party_records`` and every row of ``int_party_identifiers``); an identifier's degree
     always counts every record carrying it, so the cap cuts the same identifiers either way.
     """
-    records = records or f"{schema}.int_party_records"
-    evidence = evidence or f"{schema}.int_party_identifiers"
     every = f"{schema}.int_party_identifiers"
-    carried = "" if evidence == every else \
+    carried = "" if evidence is None else \
         f"semi join (select distinct id_type, id_value from {evidence}) s using (id_type, id_value)"
+    records = records or f"{schema}.int_party_records"
+    evidence = evidence or every
     con.execute(f"""
         create or replace temp table _id_degree as
         select id_type, id_value, count(distinct record_id) as records

@@ -114,8 +114,7 @@ def resolve_parties(con: duckdb.DuckDBPyConnection, schema: str = "integration",
         select cluster,
                case when bool_or(party_type = 'organisation') then 'organisation'
                     when bool_or(party_type = 'individual') then 'individual'
-                    else 'unidentified' end as party_type,
-               count(*) as records
+                    else 'unidentified' end as party_type
         from _clusters group by cluster
     """)
     if scoped:  # the parties the scope's records had: their identifier rows are replaced below
