@@ -147,6 +147,7 @@ def build_args(full_refresh: bool, full_data_tests: bool = False) -> list[str]:
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource) -> Iterator[Any]:
     os.environ["CRM_CIF_WAREHOUSE"] = duckdb.database  # profiles.yml reads it: one warehouse for both
     os.environ["CRM_CIF_DUCKDB_MEMORY_LIMIT"] = duckdb.connection_config.get("memory_limit", "")
+    os.environ["CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY"] = get_settings().duckdb_block_allocator_memory
     # A test whose parents span both dbt assets (a mart tested against a seed) runs with the
     # later asset only: "buildable" picks tests whose parents are all selected or upstream.
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")

@@ -1,0 +1,31 @@
+"""The DuckDB knobs in settings reach the DuckDB that dbt opens (profiles.yml), in order: the block
+allocator's share is taken of the memory limit the profile set before it."""
+
+import json
+
+from dagster_project.settings import DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY, get_settings
+from tests.test_dbt_staging import run_dbt
+
+SHOW_SETTINGS = ("select current_setting('memory_limit') as memory_limit, "
+                 "current_setting('block_allocator_memory') as block_allocator_memory")
+
+
+def _dbt_duckdb_settings(tmp_path) -> dict:
+    result = run_dbt(tmp_path / "warehouse.duckdb", tmp_path, "show", "--inline", SHOW_SETTINGS,
+                     "--output", "json", "--quiet")
+    return json.loads(result.stdout)["show"][0]
+
+
+def test_dbt_gets_the_memory_limit_and_the_block_allocator_share_of_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRM_CIF_DUCKDB_MEMORY_LIMIT", "2GiB")
+    monkeypatch.setenv("CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "50%")
+    assert _dbt_duckdb_settings(tmp_path) == {"memory_limit": "2.0 GiB", "block_allocator_memory": "1.0 GiB"}
+    monkeypatch.setenv("CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "0B")
+    assert _dbt_duckdb_settings(tmp_path)["block_allocator_memory"] == "0 bytes"
+
+
+def test_block_allocator_memory_setting(monkeypatch):
+    monkeypatch.delenv("CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY", raising=False)
+    assert get_settings().duckdb_block_allocator_memory == DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY == "60%"
+    monkeypatch.setenv("CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "3GiB")
+    assert get_settings().duckdb_block_allocator_memory == "3GiB"
