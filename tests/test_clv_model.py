@@ -180,6 +180,24 @@ def test_discounted_clv_sums_monthly_expectations():
     assert clv.discount_factors(12, 0.10)[-1] == pytest.approx(1 / 1.1)
 
 
+def test_monthly_expectations_are_the_differences_of_the_cumulative_ones():
+    """Each month's figure is exactly E[Y(end of month)] - E[Y(end of previous month)], also for
+    customers sharing (x, T) but not t_x, whose hypergeometric factor is computed once."""
+    p = clv.BgNbdParams(0.243, 4.414 * 7, 0.793, 2.426)
+    x = np.array([0.0, 4.0, 4.0, 4.0, 1.0, 25.0])
+    tx = np.array([0.0, 200.0, 90.0, 200.0, 3.0, 270.0])
+    T = np.array([272.0, 272.0, 272.0, 272.0, 5.0, 272.0])
+    monthly = clv.monthly_expected_transactions(p, 6, x, tx, T)
+    assert monthly.shape == (6, 6)
+    cumulative = [clv.expected_transactions(p, m * clv.DAYS_PER_MONTH, x, tx, T) for m in range(1, 7)]
+    assert np.array_equal(monthly[0], cumulative[0])
+    for m in range(1, 6):
+        assert np.array_equal(monthly[m], cumulative[m] - cumulative[m - 1])
+    assert np.array_equal(monthly[:, 1], monthly[:, 3])  # same history, same figures
+    assert monthly[0, 2] < monthly[0, 1]  # a customer quiet since day 90 is less likely alive
+    assert np.all(monthly > 0)
+
+
 def test_cdnow_calibration_holdout():
     """Fit on weeks 1-39, predict weeks 40-78 of the transactions themselves.
 
