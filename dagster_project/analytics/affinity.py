@@ -77,6 +77,15 @@ def build_affinity(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
             where party_id is not null and occurred_on > $as_of - {CREDIT_CAUTION_DAYS} and occurred_on <= $as_of
               and (department = 'collections' or (interaction_type = 'credit_limit_decision' and outcome = 'refused'))
         ),
+        -- what a customer holds now, by product and by category: a candidate must be in neither
+        -- (two equality anti-joins; one NOT EXISTS with "product or category" made DuckDB take the
+        -- distinct of 11 M candidate rows first: 7.6 of 9.9 s at a million people)
+        held_products as (
+            select distinct party_id, product_code from holdings where held_now
+        ),
+        held_categories as (
+            select distinct party_id, category from holdings where held_now
+        ),
         candidates as (
             select g.party_id, pop.product_code, pop.holders
             from groups as g
@@ -85,17 +94,20 @@ def build_affinity(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
             join reference.products as pr on pr.product_code = pop.product_code
             join {AFFINITY_SEED} as a on a.category = pr.category and a.cross_sell
             join people as pe on pe.party_id = g.party_id
-            where not exists (select 1 from holdings as h where h.party_id = g.party_id and h.held_now
-                              and (h.product_code = pop.product_code or h.category = pr.category))
+            left join held_products as hp on hp.party_id = g.party_id and hp.product_code = pop.product_code
+            left join held_categories as hc on hc.party_id = g.party_id and hc.category = pr.category
+            where hp.party_id is null and hc.party_id is null
               and not (pr.is_credit and (pe.date_of_birth is null or date_sub('year', pe.date_of_birth, $as_of) < 18
                                          or g.party_id in (select party_id from credit_caution)))
         ),
-        ranked as (
-            select party_id, product_code,
-                row_number() over (partition by party_id order by holders desc, product_code) as pick
+        -- most holders first, then the product code (an aggregate: a window sorting 8 M rows
+        -- by party took 3.7 s at a million people)
+        picked as (
+            select party_id, arg_min(product_code, struct_pack(h := -holders, p := product_code)) as product_code
             from candidates
+            group by party_id
         )
         select g.party_id, g.affinity_group as product_affinity_group, r.product_code as next_best_product
         from groups as g
-        left join ranked as r on r.party_id = g.party_id and r.pick = 1
+        left join picked as r on r.party_id = g.party_id
     """, {"as_of": as_of})
