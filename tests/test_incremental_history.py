@@ -23,8 +23,8 @@ T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 4, 6, 0)
 MODEL = "hist_party_golden_attributes"
 GOLDEN = "int_party_golden"
 SCD2 = "hist_party_golden"
-MODELS = ("int_party_record_versions", "int_party_records", GOLDEN, MODEL, "int_party_seniority",
-          "hist_household_members", SCD2)
+MODELS = ("int_party_record_versions", "int_party_records", "int_party_identifiers", GOLDEN, MODEL,
+          "int_party_seniority", "hist_household_members", SCD2)
 MARK = "marked by the test"
 
 
@@ -50,6 +50,24 @@ def scd2(warehouse: Path) -> list[tuple]:
 def mark_chidi(con: duckdb.DuckDBPyConnection) -> None:
     for table in (f"history.{MODEL}", f"integration.{GOLDEN}", f"history.{SCD2}"):
         con.execute(f"update {table} set city = '{MARK}' where party_id = 'PC'")
+
+
+def records(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select record_id, email, city, trust_rank from integration.int_party_records "
+                           "order by all").fetchall()
+
+
+def identifiers(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select * from integration.int_party_identifiers order by all").fetchall()
+
+
+def mark_chidi_record(con: duckdb.DuckDBPyConnection) -> None:
+    """Chidi's current record and one of his identifiers, marked: a rebuild would undo both."""
+    con.execute(f"update integration.int_party_records set city = '{MARK}' where record_id = 'branch:customers:AC3'")
+    con.execute("delete from integration.int_party_identifiers "
+                "where record_id = 'branch:customers:AC3' and id_type = 'email'")
 
 
 def versions(warehouse: Path) -> list[tuple]:
@@ -92,13 +110,16 @@ def builds(tmp_path_factory) -> dict:
     first_seniority = seniority(warehouse)
 
     with duckdb.connect(str(warehouse)) as con:
-        insert_raw(con, "branch", "customers", [branch_customer("AC1", "10/01/2025 09:00", city="Abuja")], T1, "b2")
+        insert_raw(con, "branch", "customers", [branch_customer("AC1", "10/01/2025 09:00", city="Abuja",
+                                                                email="ada.obi@example.com")], T1, "b2")
         set_xref(con, [("branch:customers:AC1", "PA"), ("branch:customers:AC2", "PA"),  # PB merged into PA
                        ("branch:customers:AC3", "PC")])
         mark_chidi(con)
+        mark_chidi_record(con)
     run_dbt(warehouse, work, "build", "--select", "staging")
     run_dbt(warehouse, work, "run", "--select", *MODELS)
     incremental, incremental_golden, incremental_scd2 = history(warehouse), golden(warehouse), scd2(warehouse)
+    incremental_records, incremental_identifiers = records(warehouse), identifiers(warehouse)
     scd2_sql = next((work / "target" / "run").rglob(f"{SCD2}.sql")).read_text()
     incremental_versions, incremental_seniority = versions(warehouse), seniority(warehouse)
     versions_sql = (next((work / "target" / "run").rglob("int_party_record_versions.sql")).read_text()
@@ -118,13 +139,15 @@ def builds(tmp_path_factory) -> dict:
     full, full_golden, full_versions = history(warehouse), golden(warehouse), versions(warehouse)
     full_seniority = seniority(warehouse)
     full_scd2 = scd2(warehouse)
+    full_records, full_identifiers = records(warehouse), identifiers(warehouse)
     # a survivorship input changes (here a trust rank): every party is recomputed, marks and all
     with duckdb.connect(str(warehouse)) as con:
         mark_chidi(con)
+        mark_chidi_record(con)
         con.execute("update reference.source_trust set trust_rank = trust_rank + 100 where source_system = 'branch'")
     run_dbt(warehouse, work, "run", "--select", *MODELS)
     after_rules = {"history": history(warehouse), "golden": golden(warehouse), "versions": versions(warehouse),
-                   "scd2": scd2(warehouse)}
+                   "scd2": scd2(warehouse), "records": records(warehouse)}
     # only Chidi's household periods change (as when someone else moves in); Ada's rows are marked
     with duckdb.connect(str(warehouse)) as con:
         con.execute(f"update history.{SCD2} set city = '{MARK}' where party_id = 'PA'")
@@ -138,7 +161,8 @@ def builds(tmp_path_factory) -> dict:
             "seniority": (first_seniority, incremental_seniority, full_seniority), "first_golden": first_golden, "incremental_golden": incremental_golden,
             "full_golden": full_golden, "golden_sql": golden_sql, "after_rules": after_rules,
             "incremental_versions": incremental_versions, "full_versions": full_versions,
-            "versions_sql": versions_sql}
+            "versions_sql": versions_sql,
+            "records": (incremental_records, full_records, incremental_identifiers, full_identifiers)}
 
 
 def test_first_build_has_one_period_per_party(builds):
@@ -228,3 +252,19 @@ def test_seniority_is_incremental_by_party_and_equals_a_full_refresh(builds):
     assert incremental == full
     assert [(r[0], r[2]) for r in incremental] == [("PA", "branch:customers:AC1"), ("PC", "branch:customers:AC3")]
     assert incremental[0][1] == min(first[0][1], first[1][1])
+
+
+def test_party_records_and_identifiers_are_incremental_by_record(builds):
+    """Ada's new version (a new email) reaches her record and identifiers; Chidi's marks survive the
+    incremental run (his record was not re-derived); every other row equals a full refresh."""
+    incremental_records, full_records, incremental_ids, full_ids = builds["records"]
+    chidi = "branch:customers:AC3"
+    assert [r for r in incremental_records if r[0] != chidi] == [r for r in full_records if r[0] != chidi]
+    assert [r[2] for r in incremental_records if r[0] == chidi] == [MARK]
+    assert ("branch:customers:AC1", "ada.obi@example.com", "Abuja", 1) in incremental_records
+    assert ("branch:customers:AC1", "email", "ada.obi@example.com") in incremental_ids
+    assert ("branch:customers:AC1", "email", "ada@example.com") in incremental_ids  # an email she had stays
+    assert [r for r in incremental_ids if r[0] != chidi] == [r for r in full_ids if r[0] != chidi]
+    assert (chidi, "email", "chidi@example.com") in full_ids and (chidi, "email", "chidi@example.com") not in incremental_ids
+    # a new trust rank re-derives every record, marked or not
+    assert {(r[2], r[3]) for r in builds["after_rules"]["records"] if r[0] == chidi} == {("Enugu", 101)}

@@ -41,3 +41,11 @@
     {%- endif -%}
     {{ return(fact_watermark('_loaded_at')) }}
 {%- endmacro %}
+
+
+{#- The records of int_party_record_versions (`versions`) with a version loaded after the newest
+    load time this model's last build saw (loaded_through; save_loaded_through keeps it): the
+    records an incremental per-record model re-derives. -#}
+{% macro records_loaded_since(versions) -%}
+    select record_id from {{ versions }} where _loaded_at > {{ loaded_through(versions) }}
+{%- endmacro %}

@@ -9,11 +9,34 @@
     Organisation ids are never shared with people: a contact belongs to an organisation, it is
     not the organisation. Names and dates of birth are not exact keys: two people can share
     both. The Splink model in the identity asset weighs them with the other evidence.
+
+    Incremental by record (delete+insert on record_id), as int_party_records: a daily run
+    re-derives the identifiers of the records with a version loaded since its last build (its
+    own loaded_through), and the identified calls loaded since then. Every record keeps at least
+    its own key (a branch customer's account number, a contact point's value), so a re-derived
+    record always has rows to replace its old ones.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='record_id',
+    on_schema_change='fail',
+    post_hook="{{ save_loaded_through(ref('int_party_record_versions')) }}",
+) }}
+-- depends_on: {{ ref('int_party_record_versions') }}
 with
 
+{% if is_incremental() -%}
+changed_records as (
+    {{ records_loaded_since(ref('int_party_record_versions')) }}
+),
+
+{% endif -%}
 records as (
     select * from {{ ref('int_party_records') }}
+    {%- if is_incremental() %}
+    where record_id in (select record_id from changed_records)
+    {%- endif %}
 ),
 
 record_keys as (
@@ -38,6 +61,9 @@ past_contact_points as (
                                  ('stg_mobile__users', 'app_user_id', 'mobile:users:'),
                                  ('stg_sales__contacts', 'contact_id', 'sales:contacts:')] %}
     select {{ dbt.concat(["'" ~ name ~ "'", key]) }} as record_id, email, phone from {{ ref(model) }}
+    {%- if is_incremental() %}
+    where {{ dbt.concat(["'" ~ name ~ "'", key]) }} in (select record_id from changed_records)
+    {%- endif %}
     {{ "union all" if not loop.last }}
     {%- endfor %}
 ),
@@ -60,6 +86,9 @@ identified_calls as (
     select distinct caller_phone, account_number
     from {{ ref('stg_callcentre__calls') }}
     where caller_phone is not null and account_number is not null
+    {%- if is_incremental() %}
+        and _loaded_at > {{ loaded_through(ref('int_party_record_versions')) }}
+    {%- endif %}
 ),
 
 call_evidence as (
