@@ -21,8 +21,9 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "40%"
 # How much of that limit DuckDB's block allocator keeps once touched instead of handing it back to
 # the operating system after each query (a percentage is of the memory limit). Without it, a dbt
 # build at a million people spent ~30 of its ~120 CPU seconds in the kernel faulting fresh pages
-# in; with 60% (5.6 GiB) a no-op marts build ran ~10 s (12%) faster in three runs out of three
-# (benchmarks/README.md). It applies to dbt, a process that exits after its build.
+# in; with 6 GiB (60% of a 40% limit is 5.6 GiB on 24 GiB) a no-op marts build ran 8-10 s faster
+# in three paired runs out of three; 2 GiB gained nothing (benchmarks/README.md). It applies to
+# dbt, a process that exits after its build.
 DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY = "60%"
 
 
