@@ -79,6 +79,20 @@ def test_weighted_distinct_rows_fit_like_expanded_rows():
     assert np.array_equal(rows.rows[rows.inverse], np.column_stack([s["x"], s["t_x"], s["T"]]).astype(float))
 
 
+def test_compress_of_fractional_rows_is_np_unique_over_rows():
+    """The lexsort path for fractional values gives np.unique's rows, order, counts and inverse."""
+    s = cdnow_summary().query("x > 0")
+    x, m = s["x"].to_numpy(dtype=float), s["zbar"].to_numpy(dtype=float).round(0)  # rounded: many repeats
+    got = clv.compress(x, m)
+    rows, inverse, counts = np.unique(np.column_stack([x, m]), axis=0, return_inverse=True, return_counts=True)
+    assert len(rows) < len(x)
+    assert np.array_equal(got.rows, rows) and np.array_equal(got.weights, counts.astype(float))
+    assert np.array_equal(got.inverse, inverse.reshape(-1))
+    manual = clv.compress(np.array([2.0, 1.0, 2.0, 1.0]), np.array([0.5, 9.25, 0.5, 3.0]))
+    assert manual.rows.tolist() == [[1.0, 3.0], [1.0, 9.25], [2.0, 0.5]]
+    assert manual.weights.tolist() == [1.0, 1.0, 2.0] and manual.inverse.tolist() == [2, 1, 2, 0]
+
+
 def test_gamma_gamma_weights_equal_repeated_rows():
     repeat = cdnow_summary().query("x > 0").head(300)
     x, m = repeat["x"].to_numpy(), repeat["zbar"].to_numpy()

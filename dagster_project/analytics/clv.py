@@ -42,11 +42,25 @@ def compress(*columns: np.ndarray) -> Compressed:
     """De-duplicate customers that share every value (np.unique over rows, with counts)."""
     stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
     key = _integer_key(stacked)
-    if key is None:  # fractional values: sort whole rows (slower, ~3 s at a million)
-        rows, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-        return Compressed(rows=rows, weights=counts.astype(float), inverse=inverse.reshape(-1))
+    if key is None:  # fractional values: sort whole rows
+        return _compress_rows(stacked)
     _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
     return Compressed(rows=stacked[first], weights=counts.astype(float), inverse=inverse.reshape(-1))
+
+
+def _compress_rows(stacked: np.ndarray) -> Compressed:
+    """np.unique over rows, by a stable lexsort of the columns: the same rows in the same order
+    (first column first), 0.2 s instead of 1.3 s for 585,170 (frequency, mean spend) rows."""
+    if len(stacked) == 0:
+        return Compressed(rows=stacked, weights=np.zeros(0), inverse=np.zeros(0, dtype=np.intp))
+    order = np.lexsort(stacked.T[::-1])
+    ordered = stacked[order]
+    starts = np.ones(len(ordered), dtype=bool)
+    starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    group = np.cumsum(starts) - 1
+    inverse = np.empty(len(ordered), dtype=np.intp)
+    inverse[order] = group
+    return Compressed(rows=ordered[starts], weights=np.bincount(group).astype(float), inverse=inverse)
 
 
 def _integer_key(stacked: np.ndarray) -> np.ndarray | None:
