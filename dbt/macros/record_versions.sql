@@ -30,22 +30,24 @@
 {%- endmacro %}
 
 
-{#- The watermark of int_party_record_versions: its newest _loaded_at, or 1900 (recompute all)
-    when seed source_trust differs from the one it was built with (trust_rank is in every row). -#}
-{% macro record_versions_watermark() -%}
+{#- The watermark of a model with trust_rank in every row: the newest version load time it was built
+    from, or 1900 (recompute all) when seed source_trust differs from the one it was built with.
+    The load time is the model's own newest _loaded_at (int_party_record_versions), or, given
+    `versions`, the newest load time of those versions its last build saw (loaded_through:
+    int_party_records, which keeps no load time). -#}
+{% macro record_versions_watermark(versions=none) -%}
     {%- if execute and is_incremental() -%}
         {%- set changed = run_query('select count(*) from (' ~ changed_mapping_rows(ref('source_trust'), column_names(ref('source_trust')), 'source_trust') ~ ') as changed').columns[0].values()[0] -%}
         {%- if changed > 0 -%}
             {{ return("cast('1900-01-01 00:00:00' as timestamp)") }}
         {%- endif -%}
     {%- endif -%}
-    {{ return(fact_watermark('_loaded_at')) }}
+    {{ return(fact_watermark('_loaded_at') if versions is none else loaded_through(versions)) }}
 {%- endmacro %}
 
 
-{#- The records of int_party_record_versions (`versions`) with a version loaded after the newest
-    load time this model's last build saw (loaded_through; save_loaded_through keeps it): the
-    records an incremental per-record model re-derives. -#}
-{% macro records_loaded_since(versions) -%}
-    select record_id from {{ versions }} where _loaded_at > {{ loaded_through(versions) }}
+{#- The records of int_party_record_versions (`versions`) with a version loaded after `watermark`:
+    the records an incremental per-record model re-derives. -#}
+{% macro records_loaded_since(versions, watermark) -%}
+    select record_id from {{ versions }} where _loaded_at > {{ watermark }}
 {%- endmacro %}

@@ -24,11 +24,12 @@
     post_hook="{{ save_loaded_through(ref('int_party_record_versions')) }}",
 ) }}
 -- depends_on: {{ ref('int_party_record_versions') }}
+{%- set watermark = loaded_through(ref('int_party_record_versions')) %}
 with
 
 {% if is_incremental() -%}
 changed_records as (
-    {{ records_loaded_since(ref('int_party_record_versions')) }}
+    {{ records_loaded_since(ref('int_party_record_versions'), watermark) }}
 ),
 
 {% endif -%}
@@ -87,7 +88,7 @@ identified_calls as (
     from {{ ref('stg_callcentre__calls') }}
     where caller_phone is not null and account_number is not null
     {%- if is_incremental() %}
-        and _loaded_at > {{ loaded_through(ref('int_party_record_versions')) }}
+        and _loaded_at > {{ watermark }}
     {%- endif %}
 ),
 

@@ -23,6 +23,7 @@
                "{{ save_applied_mapping(ref('source_trust'), column_names(ref('source_trust')), 'source_trust') }}"],
 ) }}
 -- depends_on: {{ ref('source_trust') }}
+{%- set watermark = record_versions_watermark(ref('int_party_record_versions')) %}
 select
     record_id, source_system, source_entity, source_key, party_type,
     first_name, last_name, full_name, date_of_birth, email, phone,
@@ -30,6 +31,5 @@ select
 from {{ ref('int_party_record_versions') }}
 where valid_to is null
 {%- if is_incremental() %}
-    and (record_id in ({{ records_loaded_since(ref('int_party_record_versions')) }})
-         or exists ({{ changed_mapping_rows(ref('source_trust'), column_names(ref('source_trust')), 'source_trust') }}))
+    and record_id in ({{ records_loaded_since(ref('int_party_record_versions'), watermark) }})
 {%- endif %}
