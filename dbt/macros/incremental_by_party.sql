@@ -53,11 +53,17 @@
 {%- endmacro %}
 
 
-{#- Post-hook: keep the newest version load time this build saw. -#}
-{% macro save_loaded_through(versions) -%}
+{#- Post-hook: keep the newest version load time this build saw. `sources`: the relations a
+    model reads new rows from when more than `versions` (kept under `versions`' name); one newest
+    load time serves them all, since every load of a run comes after every load the last run saw. -#}
+{% macro save_loaded_through(versions, sources=none) -%}
     {%- set kept = applied_mapping_relation(versions, 'loaded_through') -%}
     drop table if exists {{ kept }};
-    create table {{ kept }} as select max(_loaded_at) as loaded_at from {{ versions }}
+    create table {{ kept }} as select max(_loaded_at) as loaded_at from (
+        {%- for relation in (sources or [versions]) %}
+        {{ 'union all ' if not loop.first }}select max(_loaded_at) as _loaded_at from {{ relation }}
+        {%- endfor %}
+    ) as newest
 {%- endmacro %}
 
 
