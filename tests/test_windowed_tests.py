@@ -5,6 +5,10 @@ table (the staging rules would quarantine a duplicate, so only a bug or a hand e
 a duplicate loaded after the recorded pass fails the test, and keeps failing on the next run
 (a failed test records nothing) until it is gone; a duplicate dated before the recorded pass is
 outside the window, caught by ``full_data_tests`` and ``--full-refresh``-style full checks.
+
+relationships_since_last_pass, on hand-made ``marts.fct_service_cases`` and ``marts.dim_customer``
+tables: a pass keeps the parent's keys; later runs check the rows written since and the children of
+parent keys lost since (an old child whose parent vanished fails), and a failure records nothing.
 """
 
 from __future__ import annotations
@@ -125,3 +129,95 @@ def test_a_run_asks_for_full_data_tests_by_tag_env_or_the_sunday_schedule(monkey
     assert tags["Sun"].get(FULL_DATA_TESTS_TAG) == "true"
     assert FULL_DATA_TESTS_TAG not in tags["Mon"]
 
+
+
+# relationships_since_last_pass: the service cases' parties against dim_customer, on hand-made tables
+REL_TEST = "relationships_since_last_pass_fct_service_cases_party_id"
+REL_KEY = "marts.fct_service_cases.party_id.relationships"
+
+
+def rel_status(warehouse: Path, work: Path, *extra: str) -> tuple[str, int | None]:
+    run_dbt(warehouse, work, "test", "--select", f"{REL_TEST}*", *extra, check=False)
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    (result,) = [r for r in results if r["unique_id"].startswith(f"test.crm_cif.{REL_TEST}")]
+    return result["status"], result["failures"]
+
+
+def rel_state(warehouse: Path) -> tuple[list[tuple], set[str]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        mark = con.execute("select passed_through from main.dbt_test_watermarks where test_key = ?",
+                           [REL_KEY]).fetchall()
+        kept = {r[0] for r in con.execute(
+            "select parent_key from main.dbt_test_kept__marts__fct_service_cases__party_id__relationships").fetchall()}
+    return mark, kept
+
+
+def rel_sql(work: Path) -> str:
+    """The SQL the last run compiled for the test (its file name is shortened by a hash)."""
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    (result,) = [r for r in results if r["unique_id"].startswith(f"test.crm_cif.{REL_TEST}")]
+    return result["compiled_code"]
+
+
+def write(warehouse: Path, *statements: str) -> None:
+    with duckdb.connect(str(warehouse)) as con:
+        for statement in statements:
+            con.execute(statement)
+
+
+rel_status.__test__ = False
+
+
+@pytest.fixture(scope="module")
+def facts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    work = tmp_path_factory.mktemp("windowed_relationships")
+    warehouse = work / "warehouse.duckdb"
+    write(warehouse, "create schema marts",
+          "create table marts.dim_customer (party_id varchar)",
+          "insert into marts.dim_customer values ('P1'), ('P2'), ('P3')",
+          "create table marts.fct_service_cases (case_id varchar, party_id varchar, refreshed_at timestamp)",
+          f"insert into marts.fct_service_cases values ('C1', 'P1', '{T0}'), ('C2', 'P2', '{T0}'), "
+          f"('C3', null, '{T0}')")
+    return warehouse, work
+
+
+def test_relationships_first_pass_checks_everything_and_keeps_the_parent_keys(facts):
+    warehouse, work = facts
+    assert rel_status(warehouse, work) == ("pass", 0)
+    assert "refreshed_at >" not in rel_sql(work)
+    assert rel_state(warehouse) == ([(T0,)], {"P1", "P2", "P3"})
+
+
+def test_relationships_next_run_checks_rows_written_since_and_lost_parents(facts):
+    warehouse, work = facts
+    assert rel_status(warehouse, work) == ("pass", 0)
+    sql = rel_sql(work)
+    assert "refreshed_at > cast('2025-01-03 06:00:00' as timestamp)" in sql
+    assert "except" in sql
+
+
+def test_relationships_a_new_orphan_fails_until_mended(facts):
+    warehouse, work = facts
+    write(warehouse, f"insert into marts.fct_service_cases values ('C4', 'P9', '{T1}')")
+    assert rel_status(warehouse, work) == ("fail", 1)
+    assert rel_state(warehouse) == ([(T0,)], {"P1", "P2", "P3"})  # a failure records nothing
+    write(warehouse, "delete from marts.fct_service_cases where case_id = 'C4'")
+    assert rel_status(warehouse, work) == ("pass", 0)
+
+
+def test_relationships_an_old_child_whose_parent_vanished_fails(facts):
+    warehouse, work = facts
+    # C2 was written before the last pass: only the kept parent keys can tell that P2 is gone
+    write(warehouse, "delete from marts.dim_customer where party_id = 'P2'")
+    assert rel_status(warehouse, work) == ("fail", 1)
+    write(warehouse, "insert into marts.dim_customer values ('P2')",
+          f"insert into marts.fct_service_cases values ('C5', 'P3', '{T2}')")
+    assert rel_status(warehouse, work) == ("pass", 0)
+    assert rel_state(warehouse) == ([(T2,)], {"P1", "P2", "P3"})
+
+
+def test_relationships_an_orphan_dated_before_the_pass_needs_the_full_check(facts):
+    warehouse, work = facts
+    write(warehouse, f"insert into marts.fct_service_cases values ('C6', 'P8', '{OLD}')")
+    assert rel_status(warehouse, work) == ("pass", 0)
+    assert rel_status(warehouse, work, "--vars", '{"full_data_tests": true}') == ("fail", 1)

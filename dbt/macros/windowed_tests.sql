@@ -1,8 +1,9 @@
 {#-
     The state behind tests checked only for the rows loaded since they last passed
-    (tests/generic/unique_since_last_pass.sql): one row per tested table and column in
-    `<target schema>.dbt_test_watermarks` (test_key, passed_through), written at the end of each
-    dbt invocation for the windowed tests that passed in it.
+    (tests/generic/unique_since_last_pass.sql, relationships_since_last_pass.sql): one row per
+    tested table and column in `<target schema>.dbt_test_watermarks` (test_key, passed_through),
+    and for relationships the parent's keys in `<target schema>.dbt_test_kept__<test key>`,
+    written at the end of each dbt invocation for the windowed tests that passed in it.
 -#}
 
 {% macro windowed_test_watermarks() -%}
@@ -14,6 +15,14 @@
 {#- The key a windowed test is recorded under: the tested table and column. -#}
 {% macro windowed_test_key(schema, identifier, column_name) -%}
     {{ return((schema ~ '.' ~ identifier ~ '.' ~ column_name) | lower) }}
+{%- endmacro %}
+
+
+{#- Where relationships_since_last_pass keeps the parent's keys of its last pass. -#}
+{% macro windowed_test_kept_keys(model, column_name) -%}
+    {%- set key = windowed_test_key(model.schema, model.identifier, column_name) -%}
+    {{ return(api.Relation.create(database=target.database, schema=target.schema,
+                                  identifier='dbt_test_kept__' ~ (key | replace('.', '__')), type='table')) }}
 {%- endmacro %}
 
 
@@ -45,13 +54,29 @@
         {%- set node = result.node -%}
         {#- singular tests have no test_metadata -#}
         {%- if node.resource_type == 'test' and result.status == 'pass' and node.test_metadata is defined
-               and node.test_metadata is not none and node.test_metadata.name == 'unique_since_last_pass' -%}
+               and node.test_metadata is not none
+               and node.test_metadata.name in ('unique_since_last_pass', 'relationships_since_last_pass') -%}
+            {%- set kwargs = node.test_metadata.kwargs -%}
             {%- set tested = graph.nodes.get(node.attached_node) -%}
-            {%- set column_name = node.test_metadata.kwargs.get('column_name') or node.column_name -%}
-            {%- set written_at = node.test_metadata.kwargs.get('written_at', '_loaded_at') -%}
-            {%- set key = windowed_test_key(tested.schema, tested.alias, column_name) -%}
+            {%- set column_name = kwargs.get('column_name') or node.column_name -%}
             {%- set relation = api.Relation.create(database=tested.database, schema=tested.schema,
                                                    identifier=tested.alias) -%}
+            {%- if node.test_metadata.name == 'relationships_since_last_pass' -%}
+                {%- set column_name = column_name ~ '.relationships' -%}
+                {%- set written_at = kwargs.get('written_at', 'refreshed_at') -%}
+                {#- the parent: the test's other dependency (a model or a seed) -#}
+                {%- set parent_ids = node.depends_on.nodes | reject('equalto', node.attached_node) | list -%}
+                {%- set parent = graph.nodes.get(parent_ids[0]) -%}
+                {%- set kept = windowed_test_kept_keys(relation, column_name) -%}
+                {%- do statements.append("drop table if exists " ~ kept) -%}
+                {%- do statements.append("create table " ~ kept ~ " as select distinct " ~ kwargs.get('field')
+                                         ~ " as parent_key from " ~ api.Relation.create(database=parent.database,
+                                         schema=parent.schema, identifier=parent.alias) ~ " where " ~ kwargs.get('field')
+                                         ~ " is not null") -%}
+            {%- else -%}
+                {%- set written_at = kwargs.get('written_at', '_loaded_at') -%}
+            {%- endif -%}
+            {%- set key = windowed_test_key(tested.schema, tested.alias, column_name) -%}
             {%- do statements.append("delete from " ~ watermarks ~ " where test_key = '" ~ key ~ "'") -%}
             {%- do statements.append("insert into " ~ watermarks ~ " select '" ~ key ~ "', max(" ~ written_at
                                      ~ ") from " ~ relation) -%}
