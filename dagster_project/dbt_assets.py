@@ -8,16 +8,18 @@ them. Asset keys are ``[schema, model]`` so the graph reads by layer.
 
 
 import fcntl
+import importlib.metadata
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
+from packaging.version import Version
 
 from dagster_project.full_refresh import full_data_tests_requested, full_refresh_requested
 from dagster_project.mart_previews import preview_markdown
@@ -74,8 +76,28 @@ def _parse() -> Path:
     return dbt_project.manifest_path
 
 
+class PipelineDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two start-up costs per dbt step that this project never uses.
+
+    Profiled at a million people (pyinstrument), each dbt step spent 3.9 s before dbt started:
+    `dbt --version` in a subprocess (1.4 s) to tell dbt Core from the Fusion engine, and an
+    in-process dbt adapter with every macro loaded (2.5 s), which dagster-dbt needs only for
+    ``fetch_row_counts`` / ``fetch_column_metadata``. Row counts come from ``_with_row_counts``
+    once dbt has exited, and the dbt run is ``dbt_executable()``: the dbt Core installed beside
+    dagster-dbt, whose version is read from the package metadata.
+    """
+
+    @property
+    def _cli_version(self) -> Version:
+        return Version(importlib.metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
+    return PipelineDbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
+                                  dbt_executable=dbt_executable())
 
 
 class LayerTranslator(DagsterDbtTranslator):
