@@ -6,6 +6,8 @@ noticed instead of silently ignored.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,12 +49,14 @@ def discover(landing_dir: Path | str) -> Discovery:
     if not landing.is_dir():
         return result
     sources = {s.name: s for s in SOURCES}
+    patterns = {name: [(e, e.file_pattern) for e in source.entities] for name, source in sources.items()}
     root = landing.resolve()
-    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
-        parts = path.relative_to(landing).parts
+    for parts, is_link in sorted(_landing_files(landing)):
+        path = landing.joinpath(*parts)
         entity = None
-        if len(parts) == 2 and parts[0] in sources and path.resolve().is_relative_to(root):
-            entity = next((e for e in sources[parts[0]].entities if e.file_pattern.match(parts[1])), None)
+        # a link is followed only to a file inside the landing folder; plain files are inside it
+        if len(parts) == 2 and parts[0] in sources and (not is_link or path.resolve().is_relative_to(root)):
+            entity = next((e for e, pattern in patterns[parts[0]] if pattern.match(parts[1])), None)
         if entity is None:
             result.unknown.append(path)
             result.reasons[path] = _unknown_reason(parts, sources, path, root)
@@ -61,6 +65,27 @@ def discover(landing_dir: Path | str) -> Discovery:
     for files in result.files.values():
         files.sort(key=lambda p: p.name)
     return result
+
+
+def _landing_files(landing: Path) -> Iterator[tuple[tuple[str, ...], bool]]:
+    """(path parts under the landing dir, is a link) of every file, as ``rglob`` finds them: links to
+    files are listed, linked folders are not entered.
+
+    Why not ``rglob`` + ``is_file`` + ``resolve`` per file: every ingest step lists the whole
+    landing folder, which holds every file ever delivered (15,038 at a million people and two
+    years): 1.24 s a step, 11 steps a run, growing with the history. ``os.scandir`` returns the
+    file type with each name, and only links need resolving.
+    """
+    stack: list[tuple[Path, tuple[str, ...]]] = [(landing, ())]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                parts = (*prefix, entry.name)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), parts))
+                elif entry.is_file():  # follows a link, as Path.is_file does
+                    yield parts, entry.is_symlink()
 
 
 def _unknown_reason(parts: tuple[str, ...], sources: dict, path: Path, root: Path) -> str:
