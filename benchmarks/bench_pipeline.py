@@ -328,6 +328,15 @@ def _transform_cell(t: dict) -> str:
     return f"{t['ratio_step_wall']:.1f}x ({t['ratio_like_for_like']:.1f}x{shared})"
 
 
+def _history_months(run: dict) -> str:
+    """The world's span in months (its start and end dates), e.g. '24 mo'."""
+    try:
+        start, end = date.fromisoformat(run["start"]), date.fromisoformat(run["end"])
+    except (KeyError, ValueError):
+        return "n/a"
+    return f"{(end.year - start.year) * 12 + end.month - start.month + 1} mo"
+
+
 def summary_table(results_dir: Path) -> str:
     """One row per recorded pipeline run (every pipeline_<people>_<date>.json): the README's table."""
     runs = []
@@ -337,7 +346,7 @@ def summary_table(results_dir: Path) -> str:
             runs.append(r)
     runs.sort(key=lambda r: (r["date"], r["people"], r.get("measured_at", "")))
     names = ["generate", *BUILD_STAGES]
-    head = ["date", "commit", "people", *names, "full build", "peak RSS",
+    head = ["date", "commit", "people", "history", *names, "full build", "peak RSS",
             "transform / floor (like for like; shared)",
             "new day", "new day / full", "c360 lookup cold / warm", "segment agg.", "load avg"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -345,7 +354,8 @@ def summary_table(results_dir: Path) -> str:
         by = {s["stage"]: s for s in r["stages"]}
         t, nd, sq = r["transform"], r["new_day"], r["serving"]
         loads = [s["mean_load_avg"] for s in r["stages"] if s.get("mean_load_avg") is not None]
-        cells = [r["date"], r.get("commit", "n/a"), f"{r['people']:,}", *(f"{by[n]['seconds']:.0f} s" for n in names),
+        cells = [r["date"], r.get("commit", "n/a"), f"{r['people']:,}", _history_months(r),
+                 *(f"{by[n]['seconds']:.0f} s" for n in names),
                  f"{r['full_build']['seconds']:.0f} s", f"{r['full_build']['peak_rss_gib']:.1f} GiB",
                  _transform_cell(t),
                  f"{nd['seconds']:.0f} s", f"{nd['fraction_of_full_build']:.0%}",

@@ -73,3 +73,27 @@ def test_shared_seconds_split_overlaps_evenly():
     shared = _shared_seconds([node("a", 0, 10), node("b", 5, 15), node("c", 20, 21),
                               {"unique_id": "unit_test.crm_cif.x", "timing": []}])
     assert shared == {"model.crm_cif.a": 7.5, "model.crm_cif.b": 7.5, "model.crm_cif.c": 1.0}
+
+
+def test_history_growth_table_groups_new_day_steps_by_history_length():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_history_growth import growth_table
+
+    def run(start, steps, seconds, full):
+        return {"start": start, "end": "2026-10-31", "stages": [{"stage": "ingest", "rows": 1000}],
+                "full_build": {"seconds": full},
+                "new_day": {"steps": steps, "seconds": seconds, "rows": 10, "fraction_of_full_build": seconds / full,
+                            "mean_load_avg": 1.0}}
+
+    longer = run("2024-11-01", {"ingest_web": 2.0, "ingest_mobile": 1.5, "dbt_marts": 9.0, "serving__analyst_copy": 4.0,
+                                "customer_lifetime_value": 1.0}, 20.0, 100.0)
+    shorter = run("2025-11-01", {"ingest_web": 1.0, "dbt_marts": 9.0, "raw__web__sessions_gx_expectations": 0.5},
+                  12.0, 50.0)
+    lines = growth_table([longer, shorter]).splitlines()
+    assert lines[0] == "| new-day step group | 12 months | 24 months |"
+    assert "| ingest | 1.0 s | 3.5 s |" in lines
+    assert "| raw GX | 0.5 s | 0.0 s |" in lines
+    assert "| dbt marts | 9.0 s | 9.0 s |" in lines
+    assert "| serving copies + Parquet | 0.0 s | 4.0 s |" in lines
+    assert "| analytics and checks | 0.0 s | 1.0 s |" in lines
+    assert "| new day / full build | 24% | 20% |" in lines
