@@ -338,10 +338,11 @@ def test_a_row_changed_without_a_new_refreshed_at_is_caught_and_patched_row_by_r
     assert ("e10", 42, datetime.fromisoformat(T1)) in _content(daily)["marts.fct_events"][1]
 
 
-def test_the_facts_are_the_keyed_tables_of_the_dbt_project():
+def test_the_facts_and_the_holdings_history_are_the_keyed_tables_of_the_dbt_project():
     from dagster_project.dbt_assets import dbt_project
     from dagster_project.serving.keyed_patch import keyed_tables
 
     assert keyed_tables(dbt_project.manifest_path) == {("marts", "fct_interactions"): "interaction_id",
                                                        ("marts", "fct_transactions"): "transaction_id",
-                                                       ("marts", "fct_service_cases"): "case_id"}
+                                                       ("marts", "fct_service_cases"): "case_id",
+                                                       ("history", "hist_holdings"): "holding_id"}
