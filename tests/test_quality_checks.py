@@ -155,16 +155,22 @@ def test_windowed_dbt_tests_recorded_their_passes_in_the_pipeline_run(built_worl
                   for fact, key in facts.items()}
         newest["staging.stg_mobile__events.event_id"] = con.execute(
             "select max(_loaded_at) from staging.stg_mobile__events").fetchall()[0][0]
-        # the facts' parties: the same window, and dim_customer's keys kept for the next run. (Their
-        # relationships to seeds never run in a pipeline step: the marts step excludes the seeds,
-        # and dbt leaves out a test with an excluded parent.)
-        for fact, key in facts.items():
-            newest[f"marts.{fact}.party_id.relationships"] = newest[f"marts.{fact}.{key}"]
+        # the facts' relationships: the same window, and the parent's keys kept for the next run (the
+        # seed ones too: they run in the marts step since it selects models instead of excluding seeds)
+        relationships = {"fct_interactions": ["party_id", "channel", "department"],
+                         "fct_transactions": ["party_id", "product_code"], "fct_service_cases": ["party_id"]}
+        for fact, columns in relationships.items():
+            for column in columns:
+                newest[f"marts.{fact}.{column}.relationships"] = newest[f"marts.{fact}.{facts[fact]}"]
+        kept_departments = {r[0] for r in con.execute(
+            "select parent_key from main.dbt_test_kept__marts__fct_interactions__department__relationships").fetchall()}
+        departments = {r[0] for r in con.execute("select department_code from reference.departments").fetchall()}
         kept_parties = con.execute("select count(*), count(*) filter (where parent_key not in "
                                    "(select party_id from marts.dim_customer)) "
                                    "from main.dbt_test_kept__marts__fct_interactions__party_id__relationships").fetchall()
         customers = con.execute("select count(*) from marts.dim_customer").fetchall()[0][0]
     assert all(value is not None for value in newest.values())
     assert {key: recorded.get(key) for key in newest} == newest
-    assert len(recorded) == 20  # 14 staging keys, the 3 facts' keys and their parties
+    assert len(recorded) == 23  # 14 staging keys, the 3 facts' keys and their 6 relationships
     assert kept_parties == [(customers, 0)]
+    assert kept_departments == departments and departments

@@ -19,6 +19,8 @@
 {%- set watermark = fact_watermark() %}
 
 with
+-- depends_on: {{ ref('departments') }} (the departments a touchpoint names must be in the seed: its
+-- relationships test runs in the marts step only when the seed is upstream of a model there)
 
 latest_opportunities as (
     select * from {{ latest_versions(ref('stg_sales__opportunities'), 'opportunity_id') }} as current_versions
