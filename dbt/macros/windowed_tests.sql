@@ -64,9 +64,9 @@
             {%- if node.test_metadata.name == 'relationships_since_last_pass' -%}
                 {%- set column_name = column_name ~ '.relationships' -%}
                 {%- set written_at = kwargs.get('written_at', 'refreshed_at') -%}
-                {#- the parent: the test's other dependency (a model or a seed) -#}
+                {#- the parent: the test's other dependency (a model or a seed), or the table itself -#}
                 {%- set parent_ids = node.depends_on.nodes | reject('equalto', node.attached_node) | list -%}
-                {%- set parent = graph.nodes.get(parent_ids[0]) -%}
+                {%- set parent = graph.nodes.get(parent_ids[0]) if parent_ids else tested -%}
                 {%- set kept = windowed_test_kept_keys(relation, column_name) -%}
                 {%- do statements.append("drop table if exists " ~ kept) -%}
                 {%- do statements.append("create table " ~ kept ~ " as select distinct " ~ kwargs.get('field')
