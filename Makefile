@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test dev docs app bench bench-generate clean
+.PHONY: install demo test dev docs app bench bench-generate bench-growth clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: install
 
 bench-generate: install
 	$(BIN)/python benchmarks/bench_generate.py --people $${SCALE:-100000}
+
+# One new day over 12, 24 and 48 months of history (benchmarks/bench_history_growth.py): does the
+# daily run grow with the history? Three full benchmark runs: ~20 min at SCALE=100000.
+bench-growth: install
+	$(BIN)/python benchmarks/bench_history_growth.py --people $${SCALE:-100000}
 
 clean:
 	rm -rf data dbt/target dbt/logs .dagster_home

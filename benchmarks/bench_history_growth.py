@@ -64,8 +64,12 @@ def run_one(people: int, start: str, end: str, results_dir: Path) -> Path:
     """bench_pipeline.py for one history; its result renamed with the history's length."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "world"
-        subprocess.run([sys.executable, str(HERE / "bench_pipeline.py"), "--people", str(people), "--start", start,
-                        "--end", end, "--out", str(out), "--results-dir", scratch], check=True)
+        done = subprocess.run([sys.executable, str(HERE / "bench_pipeline.py"), "--people", str(people),
+                               "--start", start, "--end", end, "--out", str(out), "--results-dir", scratch])
+        if done.returncode != 0:  # the world (and its log) is deleted with the scratch folder: show the log
+            log = out / "bench.log"
+            tail = log.read_text(errors="replace").splitlines()[-40:] if log.exists() else []
+            sys.exit(f"bench_pipeline.py failed for the history from {start}:\n" + "\n".join(tail))
         (written,) = Path(scratch).glob("pipeline_*.json")
         run = json.loads(written.read_text())
         target = results_dir / f"{written.stem}_{months(run)}m"

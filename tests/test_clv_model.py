@@ -237,3 +237,9 @@ def test_cdnow_calibration_holdout():
     assert -0.15 < predicted.sum() / actual.sum() - 1 < -0.09
     assert np.corrcoef(predicted, actual)[0, 1] > 0.6
     assert np.abs(predicted - actual).mean() < 0.8
+
+
+def test_gamma_gamma_without_repeat_buyers_says_why():
+    """A history too short for anyone to buy twice: a clear error, not numpy's ZeroDivisionError."""
+    with pytest.raises(ValueError, match="no customer bought more than once"):
+        clv.fit_gamma_gamma([0, 0, 1], [0.0, 10.0, 0.0])

@@ -311,6 +311,9 @@ def fit_gamma_gamma(frequency, monetary_value, weights=None, init: GammaGammaPar
     w = _weights(len(x), weights)
     keep = (x > 0) & (m > 0) & (w > 0)
     x, m, w = x[keep], m[keep], w[keep]
+    if not len(x):
+        raise ValueError("no customer bought more than once with a positive spend in the period, so the "
+                         "spend model (Gamma-Gamma) has nothing to fit: the history is too short or too small")
     if init is None:
         init = GammaGammaParams(p=1.0, q=1.0, gamma=float(np.average(m, weights=w)))
     total = float(w.sum())

@@ -151,9 +151,17 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
             raise dg.Failure("CLV: fewer than two individuals with a purchase; nothing to fit")
         acquisition = clv_data.customer_acquisition(con)
         started = time.perf_counter()
-        table, fitted = _customer_table(con, knobs, as_of, summary, acquisition)
+        # a history too short or small to fit: say which fit and why, not a numpy traceback
+        try:
+            table, fitted = _customer_table(con, knobs, as_of, summary, acquisition)
+        except ValueError as exc:
+            raise dg.Failure(f"CLV: the fit on every customer: {exc}") from exc
         seconds = time.perf_counter() - started
-        holdout = holdout_validation(summary, as_of_day, config.holdout_days)
+        try:
+            holdout = holdout_validation(summary, as_of_day, config.holdout_days)
+        except ValueError as exc:
+            raise dg.Failure(f"CLV: the holdout check, fitted on the history before the last "
+                             f"{config.holdout_days} days: {exc}") from exc
         counts = {"customer_clv": _write(con, "customer_clv", table, _CUSTOMER_CLV_SQL)}
         counts["clv_by_acquisition"] = _write(con, "clv_by_acquisition", acquisition, _BY_ACQUISITION_SQL)
         counts["clv_model_parameters"] = _write(con, "clv_model_parameters", _parameters(fitted, knobs),
