@@ -17,18 +17,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_pipeline import history_months as months  # noqa: E402
 GROUPS = (("ingest_", "ingest"), ("raw__", "raw GX"), ("marts__", "mart GX"), ("dbt_staging", "dbt staging"),
           ("dbt_marts", "dbt marts"), ("dbt_analytics_marts", "dbt analytics marts"),
           ("party_identity", "identity"), ("serving__", "serving copies + Parquet"))
-
-
-def months(run: dict) -> int:
-    start, end = date.fromisoformat(run["start"]), date.fromisoformat(run["end"])
-    return (end.year - start.year) * 12 + end.month - start.month + 1
 
 
 def group_of(step: str) -> str:

@@ -328,13 +328,17 @@ def _transform_cell(t: dict) -> str:
     return f"{t['ratio_step_wall']:.1f}x ({t['ratio_like_for_like']:.1f}x{shared})"
 
 
-def _history_months(run: dict) -> str:
-    """The world's span in months (its start and end dates), e.g. '24 mo'."""
+def history_months(run: dict) -> int:
+    """The world's span in months, from a recorded run's start and end dates (calendar months)."""
+    start, end = date.fromisoformat(run["start"]), date.fromisoformat(run["end"])
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def _history_cell(run: dict) -> str:
     try:
-        start, end = date.fromisoformat(run["start"]), date.fromisoformat(run["end"])
+        return f"{history_months(run)} mo"
     except (KeyError, ValueError):
         return "n/a"
-    return f"{(end.year - start.year) * 12 + end.month - start.month + 1} mo"
 
 
 def summary_table(results_dir: Path) -> str:
@@ -354,7 +358,7 @@ def summary_table(results_dir: Path) -> str:
         by = {s["stage"]: s for s in r["stages"]}
         t, nd, sq = r["transform"], r["new_day"], r["serving"]
         loads = [s["mean_load_avg"] for s in r["stages"] if s.get("mean_load_avg") is not None]
-        cells = [r["date"], r.get("commit", "n/a"), f"{r['people']:,}", _history_months(r),
+        cells = [r["date"], r.get("commit", "n/a"), f"{r['people']:,}", _history_cell(r),
                  *(f"{by[n]['seconds']:.0f} s" for n in names),
                  f"{r['full_build']['seconds']:.0f} s", f"{r['full_build']['peak_rss_gib']:.1f} GiB",
                  _transform_cell(t),

@@ -62,7 +62,7 @@
     `where`: a condition on the mapping's columns keeping only the rows the model reads (both
     sides, and save_applied_mapping's copy, hold only those). -#}
 {% macro stage_mapping_changes(mapping, columns, suffix, key, schema=none, where=none) -%}
-    {%- set filtered = ' where ' ~ where if where else '' -%}
+    {%- set filtered = _where_clause(where) -%}
     {%- set changes = mapping_changes_relation(mapping, suffix, schema) -%}
     {%- if not is_incremental() -%}
     drop table if exists {{ changes }}
@@ -118,7 +118,7 @@
     drop table {{ changes }}
     {%- else -%}
     drop table if exists {{ applied }};
-    create table {{ applied }} as select {{ column_list }} from {{ mapping }}{{ ' where ' ~ where if where else '' }}
+    create table {{ applied }} as select {{ column_list }} from {{ mapping }}{{ _where_clause(where) }}
     {%- if changes is not none %};
     drop table if exists {{ changes }}
     {%- endif -%}
@@ -133,4 +133,10 @@
                               ~ relation.database ~ "' and table_schema = '" ~ relation.schema
                               ~ "' and table_name = '" ~ relation.identifier ~ "'").columns[0].values()[0] -%}
     {{ return(found > 0) }}
+{%- endmacro %}
+
+
+{#- ' where <condition>', or nothing without one: the rows of a mapping a model keeps (see above). -#}
+{% macro _where_clause(where) -%}
+    {{ return(' where ' ~ where if where else '') }}
 {%- endmacro %}

@@ -18,6 +18,13 @@
 {%- endmacro %}
 
 
+{#- The column name relationships_since_last_pass is recorded under: apart from a windowed
+    uniqueness test on the same column. -#}
+{% macro windowed_relationships_column(column_name) -%}
+    {{ return(column_name ~ '.relationships') }}
+{%- endmacro %}
+
+
 {#- Where relationships_since_last_pass keeps the parent's keys of its last pass. -#}
 {% macro windowed_test_kept_keys(model, column_name) -%}
     {%- set key = windowed_test_key(model.schema, model.identifier, column_name) -%}
@@ -62,7 +69,7 @@
             {%- set relation = api.Relation.create(database=tested.database, schema=tested.schema,
                                                    identifier=tested.alias) -%}
             {%- if node.test_metadata.name == 'relationships_since_last_pass' -%}
-                {%- set column_name = column_name ~ '.relationships' -%}
+                {%- set column_name = windowed_relationships_column(column_name) -%}
                 {%- set written_at = kwargs.get('written_at', 'refreshed_at') -%}
                 {#- the parent: the test's other dependency (a model or a seed), or the table itself -#}
                 {%- set parent_ids = node.depends_on.nodes | reject('equalto', node.attached_node) | list -%}

@@ -18,7 +18,7 @@
     and with `--vars '{full_data_tests: true}'`, as for unique_since_last_pass.
 -#}
 {% test relationships_since_last_pass(model, column_name, to, field, written_at='refreshed_at') %}
-{%- set test_column = column_name ~ '.relationships' -%}
+{%- set test_column = windowed_relationships_column(column_name) -%}
 {%- set since = windowed_test_since(model, test_column) -%}
 {%- set kept = windowed_test_kept_keys(model, test_column) -%}
 {%- set windowed = since is not none and table_exists(kept) -%}
