@@ -59,6 +59,27 @@ def test_passing_suite_passes_with_docs(tmp_path):
     assert result.metadata["data_docs"].value == str(outcome.docs_page)
 
 
+def test_data_docs_templates_are_compiled_once_per_process(tmp_path, monkeypatch):
+    """GX renders each Data Docs page with a new Jinja environment; the runner gives them one
+    bytecode cache, so the second suite's pages compile no template, and the pages still render."""
+    from jinja2 import Environment
+    from great_expectations.render.view.view import DefaultJinjaPageView
+
+    from dagster_project.quality import gx_runner
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _people(con, ["a", "b", "c"], ["active", "closed", "active"])
+    assert run_suite(con, parse_suite(GOOD_SUITE), tmp_path / "gx_docs").success
+    assert DefaultJinjaPageView().env.bytecode_cache is gx_runner.COMPILED_TEMPLATES
+    compiled = []
+    compile_template = Environment.compile
+    monkeypatch.setattr(Environment, "compile", lambda self, *a, **k: compiled.append(a) or compile_template(self, *a, **k))
+    second = run_suite(con, parse_suite({**GOOD_SUITE, "name": "marts.people_again"}), tmp_path / "gx_docs")
+    assert second.success and second.docs_page.is_file()
+    assert "marts.people_again" in second.docs_page.read_text(encoding="utf-8")
+    assert compiled == []
+
+
 def test_validated_batches_are_not_kept_in_memory(tmp_path):
     """GX's engine caches every batch it validated; the runner empties it after each suite, or a
     long run would hold every validated DataFrame (~7 GiB through a 1,000,000-person build)."""
