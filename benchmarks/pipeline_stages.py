@@ -24,6 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 STAGES = ["ingest", "staging", "integration", "marts", "analytics", "publish"]
 CHECK_OPS = ("gx_expectations", "reconciliation_checks", "freshness_checks")
+# A failed step can leave its DuckDB connection open in this process, and opening the warehouse
+# read-only beside it fails ("different configuration"), hiding the stage's own error: not counted.
+NOT_COUNTED = (0, "not counted: the stage failed")
 
 
 def _emit(events: Path, record: dict) -> None:
@@ -207,12 +210,13 @@ def cmd_build(args: argparse.Namespace) -> None:
             ok, _, steps, failed = _run_job(defs, f"bench_{stage}", instance)
             ended = time.time()
             dbt = _dbt_timings([k for k in ("dbt_staging", "dbt_marts", "dbt_analytics_marts") if k in steps])
+            if not ok:
+                _emit(args.events, _summarise(stage, started, ended, ok, steps, failed, dbt, NOT_COUNTED))
+                sys.exit(f"stage {stage} failed: {failed}")
             after = table_rows(settings.warehouse_path, counted)
             rows = rows_processed(stage, before, after, settings)
             before = after
             _emit(args.events, _summarise(stage, started, ended, ok, steps, failed, dbt, rows))
-            if not ok:
-                sys.exit(f"stage {stage} failed: {failed}")
 
 
 def cmd_daily(args: argparse.Namespace) -> None:
@@ -232,11 +236,12 @@ def cmd_daily(args: argparse.Namespace) -> None:
         ok, _, steps, failed = _run_job(defs, "crm_cif_pipeline", instance)
         ended = time.time()
     dbt = _dbt_timings([k for k in ("dbt_staging", "dbt_marts", "dbt_analytics_marts") if k in steps])
+    if not ok:
+        _emit(args.events, _summarise("daily", started, ended, ok, steps, failed, dbt, NOT_COUNTED))
+        sys.exit(f"daily run failed: {failed}")
     after = table_rows(settings.warehouse_path, counted)
     rows = rows_processed("ingest", before, after, settings)
     _emit(args.events, _summarise("daily", started, ended, ok, steps, failed, dbt, rows))
-    if not ok:
-        sys.exit(f"daily run failed: {failed}")
 
 
 def cmd_generate(args: argparse.Namespace) -> None:

@@ -97,3 +97,27 @@ def test_history_growth_table_groups_new_day_steps_by_history_length():
     assert "| serving copies + Parquet | 0.0 s | 4.0 s |" in lines
     assert "| analytics and checks | 0.0 s | 1.0 s |" in lines
     assert "| new day / full build | 24% | 20% |" in lines
+
+
+def test_a_failed_stage_is_recorded_without_counting_rows(tmp_path, monkeypatch):
+    """After a failed stage the warehouse is not opened again to count rows (a connection the failed
+    step left open makes that fail and hides the stage's own error): the record says so, then exit."""
+    import argparse
+
+    import pytest
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pipeline_stages
+
+    opened = []
+    monkeypatch.setenv("CRM_CIF_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))  # cmd_daily sets it; restored after
+    monkeypatch.setattr(pipeline_stages, "_run_job", lambda defs, job, instance: (False, "run", {"dbt_marts": 1.5}, ["dbt_marts"]))
+    monkeypatch.setattr(pipeline_stages, "table_rows", lambda warehouse, schemas: opened.append(warehouse) or {})
+    events = tmp_path / "events.jsonl"
+    with pytest.raises(SystemExit, match=r"daily run failed: \['dbt_marts'\]"):
+        pipeline_stages.cmd_daily(argparse.Namespace(events=events))
+    (record,) = [json.loads(line) for line in events.read_text().splitlines()]
+    assert (record["success"], record["failed_steps"], record["rows"], record["rows_what"]) == (
+        False, ["dbt_marts"], 0, "not counted: the stage failed")
+    assert len(opened) == 1  # before the run only
