@@ -73,9 +73,10 @@ def _share_compiled_templates() -> None:
     """Give every GX Data Docs view one bytecode cache, so each template is compiled once per process.
 
     Why: GX builds a new Jinja environment for every page it renders, and a new environment
-    compiles every template again: 0.18 of 0.21 s per suite was the Data Docs build, most of it
-    compiling (profiled on a three-expectation suite; 35 suites a day). The bucket key includes
-    the template's source checksum, so an edited template is compiled afresh; pages are the same.
+    compiles every template again. On a three-expectation suite the Data Docs action was 3.8 of
+    4.4 s of 12 checkpoint runs; with one cache a suite takes 0.08 s instead of 0.19 s (35 suites
+    a day). The bucket key includes the template's source checksum, so an edited template is
+    compiled afresh; the pages are the same.
     """
     from great_expectations.render.view.view import DefaultJinjaView
 
