@@ -147,6 +147,14 @@ def _with_row_counts(events: list[Any], context: dg.AssetExecutionContext, duckd
             yield event
 
 
+# dbt's own log file is off: dagster-dbt re-emits every dbt event of the run (each node's start,
+# result and errors) to the step's captured stdout, and at dbt's default file level (debug) it
+# also logged every SQL statement, about 10 MB per step per run. Measured at a million people,
+# a dbt_staging step with nothing new: 16.3 s with the debug file log, 15.7 s at warn, 14.9 s
+# with none. Set DBT_LOG_LEVEL_FILE=debug to get the SQL in the step's dbt.log again.
+DBT_ENV_DEFAULTS = {"DBT_LOG_LEVEL_FILE": "none"}
+
+
 def build_args(full_refresh: bool, full_data_tests: bool = False) -> list[str]:
     """The dbt command of a pipeline step.
 
@@ -174,6 +182,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     # A test whose parents span both dbt assets (a mart tested against a seed) runs with the
     # later asset only: "buildable" picks tests whose parents are all selected or upstream.
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+    for name, value in DBT_ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     # One target folder per dbt asset, reused by every run: dagster-dbt's default (a new folder
     # per run) would grow by megabytes a run, forever.
     target = get_settings().dbt_runs_dir / context.op_execution_context.op.name

@@ -157,6 +157,13 @@ def _table_fingerprints(world) -> dict[str, tuple]:
     return out
 
 
+def test_dbt_writes_no_log_file_of_its_own(built_world):
+    # DBT_ENV_DEFAULTS: dbt's events reach the step's captured stdout; the first run's folders are this session's
+    runs = built_world.root / "dbt_runs"
+    assert {p.parent.name for p in runs.glob("*/run_results.json")} == {"dbt_staging", "dbt_marts", "dbt_analytics_marts"}
+    assert not list(runs.glob("*/dbt.log*"))
+
+
 def test_second_run_changes_nothing(built_world):
     before = _table_fingerprints(built_world)
     ledger_before = _scalar(built_world, "select count(*) from raw.file_ledger")
