@@ -220,9 +220,10 @@ def score_candidate_pairs(warehouse: duckdb.DuckDBPyConnection, schema: str = "i
         model, mode = train_model(records, seed=seed, memory_limit=memory_limit), "trained"
         if model_dir is not None:
             model.save(model_dir)
-    changed = None if full_refresh else changed_records(warehouse, records, model.model_id, schema)
+    model_id = model.model_id
+    changed = None if full_refresh else changed_records(warehouse, records, model_id, schema)
     pairs = score_pairs(records, model, changed=changed, min_probability=min_probability, memory_limit=memory_limit)
-    pairs = write_scoring_cache(warehouse, records, pairs, model.model_id, changed, schema)
+    pairs = write_scoring_cache(warehouse, records, pairs, model_id, changed, schema)
     return ScoredPairs(pairs=pairs, candidates=records.num_rows, model_json=model.model_json,
                        weights=weights_from_model(model.model_json), mode=mode,
                        rescored_records=records.num_rows if changed is None else len(changed))
