@@ -78,6 +78,27 @@ def test_same_rows_in_another_order_count_as_unchanged_and_a_policy_change_repub
                                     "marts.fct_party_relationships"]
 
 
+@pytest.mark.parametrize("level", ["analyst", "restricted"])
+def test_a_publish_with_nothing_changed_leaves_the_copy_in_place(tmp_path, warehouse, classification, level):
+    """Nothing is written when every table's fingerprint equals the copy's: the same file (inode,
+    bytes, modification time), every table carried over; one changed table publishes a new file."""
+    daily = tmp_path / "daily.duckdb"
+    first = _publish(warehouse, daily, level, classification)
+    before, data = daily.stat(), daily.read_bytes()
+    again = _publish(warehouse, daily, level, classification)
+    after = daily.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns) and daily.read_bytes() == data
+    assert again.rewritten == [] and sorted(again.carried_over) == sorted(first.rewritten)
+    assert again.tables == first.tables and again.actions == first.actions
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    _change(warehouse, "update marts.dim_customer set city = 'Abuja' where party_id = 'P2'")
+    changed = _publish(warehouse, daily, level, classification)
+    assert daily.stat().st_ino != before.st_ino and "marts.dim_customer" in changed.rewritten
+    full = tmp_path / "full.duckdb"
+    _publish(warehouse, full, level, classification, incremental=False)
+    assert _content(daily) == _content(full)
+
+
 def test_duplicate_row_changes_the_fingerprint(tmp_path, warehouse, classification):
     daily = tmp_path / "daily.duckdb"
     _publish(warehouse, daily, "restricted", classification)

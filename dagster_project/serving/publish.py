@@ -15,16 +15,17 @@ list, the columns and types, the row count and a sum of row hashes of the wareho
 in the copy itself (``_publish.table_fingerprints``, outside the served schemas), so it is swapped
 in with the tables it describes. The temporary file starts as a byte copy of the previous copy; a
 table whose fingerprint is unchanged is left as it is, a changed one is patched row by row
-(patch.py: only rows that differ are deleted and inserted, the result checked against the
-warehouse) or, when its shape changed or most of its rows did, rewritten whole. The two copies of
-a run share the warehouse side of the fingerprints and, for a table both hold alike (no personal
-columns), the patch itself (run_shared.py); a copy with no previous file may start from the run's
-other copy (the restricted from the analyst copy, never the reverse), so its tables without
-personal columns carry over. Readers, crashes and re-runs still see only whole copies (the swap is
-unchanged). Deleted rows and dropped tables leave free space in the file: when over half its
-blocks are free the file is rewritten into a fresh one (COPY FROM DATABASE), and an erasure always
-rewrites both copies (privacy/erasure.py), so an erased person's rows do not survive in free
-blocks. ``incremental=False`` writes a fresh file.
+(patch.py: only rows that differ are deleted and inserted, the result checked against the warehouse)
+or, when its shape changed or most of its rows did, rewritten whole; when every table's fingerprint
+equals the one stored in the copy in place (a run with nothing new), nothing is written and that
+copy stays. The two copies of a run share the warehouse side of the fingerprints and, for a table
+both hold alike (no personal columns), the patch itself (run_shared.py); a copy with no previous
+file may start from the run's other copy (the restricted from the analyst copy, never the reverse),
+so its tables without personal columns carry over. Readers, crashes and re-runs still see only whole
+copies (the swap is unchanged). Deleted rows and dropped tables leave free space in the file: when
+over half its blocks are free the file is rewritten into a fresh one (COPY FROM DATABASE), and an
+erasure always rewrites both copies (privacy/erasure.py), so an erased person's rows do not survive
+in free blocks. ``incremental=False`` writes a fresh file.
 """
 
 import os
@@ -200,6 +201,13 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     try:
         tables = serving_tables(con, schemas)
         plans = [plan_table(con, schema, table, classification, policy, salt) for schema, table in tables]
+        summaries = shared.summaries if shared else {}
+        if incremental and _previous_is_current(con, target, alias, source_catalog, schemas, plans, summaries, report):
+            if shared is not None:
+                shared.published[policy.level] = target
+            report.bytes = target.stat().st_size
+            report.seconds = round(time.monotonic() - started, 3)
+            return report
         old, old_sums = _start_from_previous(con, target, tmp, alias) if incremental else ({}, {})
         if not old and incremental and shared is not None and policy.keeps_everything:
             for level, path in sorted(shared.published.items()):
@@ -219,7 +227,6 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
             con.execute(f"drop table {quote(alias)}.{quote(schema)}.{quote(table)}")  # gone from the warehouse
         con.execute(f"create or replace table {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} "
                     "(table_schema varchar, table_name varchar, fingerprint varchar, row_hash_sum varchar)")
-        summaries = shared.summaries if shared else {}
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
             table_started = time.monotonic()
@@ -260,6 +267,48 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     report.bytes = target.stat().st_size
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _previous_is_current(con: duckdb.DuckDBPyConnection, target: Path, alias: str, source_catalog: str,
+                         schemas: Iterable[str], plans: list[TablePlan], summaries: dict,
+                         report: PublishReport) -> bool:
+    """True when the copy at ``target`` already is what this publish would write: the same tables,
+    each with the fingerprint it gets now. Then nothing is written or swapped: at a million people a
+    run with nothing new spent 17 s on the analyst copy and 8.5 s on the restricted one to write
+    files equal to those in place (byte copy, checkpoint, check, fsync). The summaries it computes
+    are the ones a publish needs anyway (kept in ``summaries``); at the first changed table it stops.
+    """
+    if not target.exists():
+        return False
+    previous = alias + "_previous"
+    try:
+        con.execute(f"attach {_literal_path(target)} as {quote(previous)} (read_only)")
+    except duckdb.Error:
+        return False  # unreadable: publish a new file
+    try:
+        old = previous_fingerprints(con, previous)
+        if set(serving_tables(con, schemas, catalog=previous)) != {(p.schema, p.table) for p in plans}:
+            return False
+        rows = {}
+        for plan in plans:
+            key = f"{plan.schema}.{plan.table}"
+            table_started = time.monotonic()
+            summary = table_summary(con, source_catalog, plan.schema, plan.table, summaries)
+            if old.get(key) != table_fingerprint(plan, summary):
+                return False
+            rows[key] = con.execute(f"select count(*) from {quote(previous)}.{quote(plan.schema)}."
+                                    f"{quote(plan.table)}").fetchall()[0][0]
+            if rows[key] != summary.rows:
+                return False
+            report.table_seconds[key] = round(time.monotonic() - table_started, 3)
+    finally:
+        con.execute(f"detach {quote(previous)}")
+    report.tables, report.carried_over = rows, list(rows)
+    for plan in plans:
+        key = f"{plan.schema}.{plan.table}"
+        report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
+        report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
+    return True
 
 
 def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path,
