@@ -147,12 +147,18 @@ def _with_row_counts(events: list[Any], context: dg.AssetExecutionContext, duckd
             yield event
 
 
-# dbt's own log file is off: dagster-dbt re-emits every dbt event of the run (each node's start,
-# result and errors) to the step's captured stdout, and at dbt's default file level (debug) it
-# also logged every SQL statement, about 10 MB per step per run. Measured at a million people,
-# a dbt_staging step with nothing new: 16.3 s with the debug file log, 15.7 s at warn, 14.9 s
-# with none. Set DBT_LOG_LEVEL_FILE=debug to get the SQL in the step's dbt.log again.
-DBT_ENV_DEFAULTS = {"DBT_LOG_LEVEL_FILE": "none"}
+# dbt settings of every pipeline step, unless the environment sets them.
+DBT_ENV_DEFAULTS = {
+    # A test whose parents span both dbt assets (a mart tested against a seed) runs with the
+    # later asset only: "buildable" picks tests whose parents are all selected or upstream.
+    "DBT_INDIRECT_SELECTION": "buildable",
+    # dbt's own log file is off: dagster-dbt re-emits every dbt event of the run (each node's
+    # start, result and errors) to the step's captured stdout, and at dbt's default file level
+    # (debug) it also logged every SQL statement, about 10 MB per step per run. Measured at a
+    # million people, a dbt_staging step with nothing new: 16.3 s with the debug file log, 15.7 s
+    # at warn, 14.9 s with none. Set DBT_LOG_LEVEL_FILE=debug to get the SQL in dbt.log again.
+    "DBT_LOG_LEVEL_FILE": "none",
+}
 
 
 def build_args(full_refresh: bool, full_data_tests: bool = False) -> list[str]:
@@ -179,9 +185,6 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     os.environ["CRM_CIF_WAREHOUSE"] = duckdb.database  # profiles.yml reads it: one warehouse for both
     os.environ["CRM_CIF_DUCKDB_MEMORY_LIMIT"] = duckdb.connection_config.get("memory_limit", "")
     os.environ["CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY"] = get_settings().duckdb_block_allocator_memory
-    # A test whose parents span both dbt assets (a mart tested against a seed) runs with the
-    # later asset only: "buildable" picks tests whose parents are all selected or upstream.
-    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     for name, value in DBT_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
     # One target folder per dbt asset, reused by every run: dagster-dbt's default (a new folder

@@ -243,8 +243,7 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
             con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?)",
                         [plan.schema, plan.table, fingerprint, str(summary.hash_sum) if as_it_is else None])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
-            report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
-            report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
+            _record_policy(report, plan)
         con.execute(f"checkpoint {quote(alias)}")
         report.compacted = bool(old) and _compact_if_bloated(con, alias, tmp)
         con.execute(f"detach {quote(alias)}")
@@ -305,10 +304,15 @@ def _previous_is_current(con: duckdb.DuckDBPyConnection, target: Path, alias: st
         con.execute(f"detach {quote(previous)}")
     report.tables, report.carried_over = rows, list(rows)
     for plan in plans:
-        key = f"{plan.schema}.{plan.table}"
-        report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
-        report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
+        _record_policy(report, plan)
     return True
+
+
+def _record_policy(report: PublishReport, plan: TablePlan) -> None:
+    """Note in the report what the level's policy did to one table's columns."""
+    key = f"{plan.schema}.{plan.table}"
+    report.actions.update({f"{key}.{column}": action for column, action in plan.actions.items()})
+    report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
 
 
 def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path,
