@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 from dagster_project.serving.classification import SERVING_SCHEMAS, load_classification
 from dagster_project.serving.keyed_patch import keyed_tables
 from dagster_project.serving.parquet_export import export_parquet
+from dagster_project.serving.parquet_partitions import partitioned_tables
 from dagster_project.serving.policy import load_policy
 from dagster_project.serving.publish import PublishReport, publish_copy, slowest
 from dagster_project.serving.run_shared import PerRun
@@ -98,12 +99,16 @@ def build_serving_assets(upstream: Sequence[dg.AssetKey]) -> list[dg.AssetsDefin
         return _publish(context, duckdb, "restricted")
 
     @dg.asset(key=PARQUET_EXPORT, deps=[ANALYST_COPY], group_name="serving", kinds={"parquet"},
-              description="Every table of the analyst copy as <exports_dir>/parquet/<schema>/<table>.parquet, "
+              description="Every table of the analyst copy as <exports_dir>/parquet/<schema>/<table>.parquet "
+                          "(a folder per month for tables whose dbt meta sets export_partition_by), "
                           "with manifest.json (rows, sha256).")
     def parquet_export(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from dagster_project.dbt_assets import dbt_project
+
         settings = get_settings()
         seconds: dict[str, float] = {}
-        manifest = export_parquet(settings.serving_path, settings.exports_dir / "parquet", seconds)
+        manifest = export_parquet(settings.serving_path, settings.exports_dir / "parquet", seconds,
+                                  partitioned_tables(dbt_project.manifest_path))
         slowest_tables = slowest(seconds, 12)
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(sum(t["rows"] for t in manifest["tables"])),

@@ -10,7 +10,9 @@ for a table that is gone are removed after the new manifest is in place.
 Only changed tables are exported again: each manifest entry carries the table's fingerprint from the
 copy (``_publish.table_fingerprints``, see fingerprint.py); a table whose fingerprint equals the
 previous manifest's, and whose file is still there with the size the manifest lists, keeps its file
-and entry. A table without a fingerprint (a copy from before) is always exported.
+and entry. A table without a fingerprint (a copy from before) is always exported. A table whose
+dbt model asks for it (``meta: {export_partition_by: <date column>}``) is a folder with one
+sub-folder per month instead, and only the months that changed are written (parquet_partitions.py).
 
 Row order within a file is not kept (``preserve_insertion_order = false``): SQL promises none, a
 patched copy appends its new rows anyway, and letting both threads write cut the 42 M-row
@@ -19,8 +21,8 @@ wrote it in 16.9 s instead of 20.5 s for a file 2% larger (892 against 871 MiB; 
 1,462 MiB).
 """
 
-import hashlib
 import json
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +31,9 @@ import duckdb
 import pyarrow.parquet as pq
 
 from dagster_project.analytics.audience_export import write_atomically
+from dagster_project.serving import parquet_partitions
 from dagster_project.serving.fingerprint import copy_fingerprints
+from dagster_project.serving.parquet_partitions import export_partitioned, sha256_file
 from dagster_project.serving.policy import quote
 from dagster_project.serving.publish import serving_tables
 
@@ -40,11 +44,6 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, schema: str, table: str, path
     target = "'" + str(path).replace("'", "''") + "'"
     con.execute(f"copy (select * from {quote(schema)}.{quote(table)}) to {target} "
                 "(format parquet, compression zstd, compression_level 1)")
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _previous_entries(out_dir: Path) -> dict[str, dict]:
@@ -63,11 +62,13 @@ def _unchanged(entry: dict | None, fingerprint: str | None, path: Path) -> bool:
             and path.is_file() and path.stat().st_size == entry.get("bytes"))
 
 
-def export_parquet(serving_path: Path, out_dir: Path, seconds: dict[str, float] | None = None) -> dict:
+def export_parquet(serving_path: Path, out_dir: Path, seconds: dict[str, float] | None = None,
+                   partitions: dict[str, str] | None = None) -> dict:
     """Export every table of the serving copy at ``serving_path``; return the manifest written.
 
     ``seconds``, when given, receives ``schema.table`` -> seconds for each table written this time
-    (a table whose file was kept is not in it): where a slow export went.
+    (a table whose files were all kept is not in it): where a slow export went. ``partitions``:
+    schema.table -> date column of the tables exported by month (parquet_partitions.py).
     """
     out_dir = Path(out_dir)
     previous = _previous_entries(out_dir)
@@ -76,9 +77,13 @@ def export_parquet(serving_path: Path, out_dir: Path, seconds: dict[str, float] 
         con.execute("set preserve_insertion_order = false")
         fingerprints = copy_fingerprints(con)
         for schema, table in serving_tables(con):
+            fingerprint = fingerprints.get(f"{schema}.{table}")
+            column = (partitions or {}).get(f"{schema}.{table}")
+            if column is not None:
+                entries.append(_export_by_month(con, schema, table, column, out_dir, previous, fingerprint, seconds))
+                continue
             relative = f"{schema}/{table}.parquet"
             path = out_dir / relative
-            fingerprint = fingerprints.get(f"{schema}.{table}")
             if _unchanged(previous.get(relative), fingerprint, path):
                 entries.append(previous[relative])
                 continue
@@ -91,7 +96,7 @@ def export_parquet(serving_path: Path, out_dir: Path, seconds: dict[str, float] 
             if written != rows:
                 raise RuntimeError(f"{relative}: {written} rows written, {rows} in the copy")
             entries.append({"schema": schema, "table": table, "file": relative, "rows": rows,
-                            "sha256": _sha256(path), "bytes": path.stat().st_size, "fingerprint": fingerprint})
+                            "sha256": sha256_file(path), "bytes": path.stat().st_size, "fingerprint": fingerprint})
     manifest = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": Path(serving_path).name,
@@ -100,5 +105,20 @@ def export_parquet(serving_path: Path, out_dir: Path, seconds: dict[str, float] 
     text = json.dumps(manifest, indent=2) + "\n"
     write_atomically(out_dir / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     for stale in set(previous) - {e["file"] for e in entries}:
-        (out_dir / stale).unlink(missing_ok=True)
+        if (out_dir / stale).is_dir():
+            shutil.rmtree(out_dir / stale)
+        else:
+            (out_dir / stale).unlink(missing_ok=True)
     return manifest
+
+
+def _export_by_month(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str, out_dir: Path,
+                     previous: dict[str, dict], fingerprint: str | None, seconds: dict[str, float] | None) -> dict:
+    entry = previous.get(f"{schema}/{table}")
+    if parquet_partitions.unchanged(entry, fingerprint, column, out_dir):
+        return entry
+    started = time.perf_counter()
+    entry, months_written = export_partitioned(con, schema, table, column, out_dir, entry, fingerprint)
+    if seconds is not None and months_written:
+        seconds[f"{schema}.{table}"] = round(time.perf_counter() - started, 3)
+    return entry

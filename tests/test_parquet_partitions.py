@@ -1,0 +1,185 @@
+"""The Parquet export of a table partitioned by month: one folder per month, only changed months written."""
+
+import hashlib
+import json
+
+import duckdb
+import pytest
+
+from dagster_project.serving.parquet_export import export_parquet
+from dagster_project.serving.parquet_partitions import NULL_PARTITION, partitioned_tables
+from tests.test_serving_incremental import _change, classification, warehouse  # noqa: F401 (fixtures)
+from tests.test_serving_publish import _publish
+
+PAYMENTS = "marts.fct_payments"
+BY_MONTH = {PAYMENTS: "occurred_on"}
+FOLDER = ("marts", "fct_payments")
+
+
+def _with_payments(warehouse):
+    """Payment i on 2025-01-01 + i days (i < 120: January to April), except i = 7, 47, 87: no date."""
+    _change(warehouse, "create table marts.fct_payments as select 'pay' || i as payment_id, 'P' || (i % 3 + 1) as party_id, "
+                       "case when i % 40 = 7 then null else date '2025-01-01' + cast(i as integer) end "
+                       "as occurred_on, i * 1.5 as amount from range(120) t(i)")
+
+
+@pytest.fixture
+def copy(tmp_path, warehouse, classification):
+    """An analyst copy holding the payments."""
+    _with_payments(warehouse)
+    path = tmp_path / "serving.duckdb"
+    _publish(warehouse, path, "analyst", classification)
+    return path
+
+
+def _republish(warehouse, copy, classification, sql):
+    _change(warehouse, sql)
+    _publish(warehouse, copy, "analyst", classification)
+
+
+def _stamps(folder):
+    return {p.relative_to(folder): (p.stat().st_mtime_ns, p.stat().st_ino) for p in folder.rglob("*.parquet")}
+
+
+def _dataset(folder):
+    with duckdb.connect() as con:
+        return sorted(con.execute(f"select payment_id, party_id, occurred_on, amount, occurred_on_month "
+                                  f"from read_parquet('{folder}/*/*.parquet', hive_partitioning = true)").fetchall(),
+                      key=str)
+
+
+def _expected(copy):
+    with duckdb.connect(str(copy), read_only=True) as con:
+        return sorted(con.execute("select *, strftime(occurred_on, '%Y-%m') from marts.fct_payments").fetchall(), key=str)
+
+
+def test_a_partitioned_table_is_one_folder_per_month_that_reads_back_as_the_table(tmp_path, copy):
+    out = tmp_path / "parquet"
+    manifest = export_parquet(copy, out, partitions=BY_MONTH)
+    folder = out.joinpath(*FOLDER)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "occurred_on_month=2025-01", "occurred_on_month=2025-02", "occurred_on_month=2025-03",
+        "occurred_on_month=2025-04", f"occurred_on_month={NULL_PARTITION}"]
+    assert not out.joinpath("marts", "fct_payments.parquet").exists()
+    assert _dataset(folder) == _expected(copy)  # every row, the month back as a column, NULL for no date
+    entry = next(e for e in manifest["tables"] if e["table"] == "fct_payments")
+    assert (entry["file"], entry["rows"], entry["partition_column"]) == ("marts/fct_payments", 120, "occurred_on_month")
+    # 31, 28, 31 and 30 days, less the undated i = 7, 47 and 87 in the first three months
+    assert {p["partition"]: p["rows"] for p in entry["parts"]} == {"2025-01": 30, "2025-02": 27, "2025-03": 30,
+                                                                 "2025-04": 30, None: 3}
+    for part in entry["parts"]:
+        for f in part["files"]:
+            assert hashlib.sha256((out / f["file"]).read_bytes()).hexdigest() == f["sha256"]
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_only_the_months_that_changed_are_written_and_the_export_equals_a_fresh_one(tmp_path, warehouse, classification,
+                                                                                    copy):
+    out = tmp_path / "parquet"
+    export_parquet(copy, out, partitions=BY_MONTH)
+    folder = out.joinpath(*FOLDER)
+    before = _stamps(folder)
+
+    seconds = {}
+    export_parquet(copy, out, seconds, partitions=BY_MONTH)  # nothing changed: nothing written, no scan
+    assert _stamps(folder) == before and seconds == {}
+
+    # a new day in March, a corrected February amount (i = 50), the undated payments dated in April
+    _republish(warehouse, copy, classification,
+               "insert into marts.fct_payments values ('pay_new', 'P1', date '2025-03-31', 9.5); "
+               "update marts.fct_payments set amount = 0 where payment_id = 'pay50'; "
+               "update marts.fct_payments set occurred_on = date '2025-04-02' where occurred_on is null")
+    manifest = export_parquet(copy, out, seconds, partitions=BY_MONTH)
+    after = _stamps(folder)
+    changed = {str(p.parent) for p in after if before.get(p) != after[p]}
+    assert changed == {"occurred_on_month=2025-02", "occurred_on_month=2025-03", "occurred_on_month=2025-04"}
+    assert not (folder / f"occurred_on_month={NULL_PARTITION}").exists()  # a month with no rows left is removed
+    assert set(seconds) == {PAYMENTS}
+    assert _dataset(folder) == _expected(copy)
+
+    fresh = export_parquet(copy, tmp_path / "fresh", partitions=BY_MONTH)
+    assert manifest["tables"] == fresh["tables"]  # same parts, rows, sums, files, sha256 as a fresh export
+
+
+def test_a_deleted_month_file_is_written_again(tmp_path, copy):
+    out = tmp_path / "parquet"
+    export_parquet(copy, out, partitions=BY_MONTH)
+    folder = out.joinpath(*FOLDER)
+    before = _stamps(folder)
+    gone = next(p for p in before if str(p.parent) == "occurred_on_month=2025-02")
+    (folder / gone).unlink()  # e.g. an erasure deleted the file naming the person
+    export_parquet(copy, out, partitions=BY_MONTH)
+    after = _stamps(folder)
+    assert {p for p in after if before.get(p) != after[p]} == {gone}
+    assert _dataset(folder) == _expected(copy)
+
+
+def test_switching_a_table_between_one_file_and_months_leaves_only_the_new_layout(tmp_path, copy):
+    out = tmp_path / "parquet"
+    export_parquet(copy, out)
+    assert out.joinpath("marts", "fct_payments.parquet").is_file()
+    export_parquet(copy, out, partitions=BY_MONTH)
+    assert not out.joinpath("marts", "fct_payments.parquet").exists()
+    assert _dataset(out.joinpath(*FOLDER)) == _expected(copy)
+    manifest = export_parquet(copy, out)
+    assert not out.joinpath(*FOLDER).exists()
+    assert next(e for e in manifest["tables"] if e["table"] == "fct_payments")["file"] == "marts/fct_payments.parquet"
+
+
+def test_a_crashed_export_leaves_the_old_months_and_the_next_one_cleans_up(tmp_path, warehouse, classification, copy,
+                                                                            monkeypatch):
+    from dagster_project.serving import parquet_partitions
+
+    out = tmp_path / "parquet"
+    export_parquet(copy, out, partitions=BY_MONTH)
+    manifest_before = (out / "manifest.json").read_text()
+    _republish(warehouse, copy, classification,
+               "insert into marts.fct_payments values ('pay_new', 'P1', date '2025-03-31', 9.5)")
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(parquet_partitions.pq, "ParquetFile", crash)
+    with pytest.raises(OSError):
+        export_parquet(copy, out, partitions=BY_MONTH)
+    assert (out / "manifest.json").read_text() == manifest_before
+    monkeypatch.undo()
+    export_parquet(copy, out, partitions=BY_MONTH)
+    assert _dataset(out.joinpath(*FOLDER)) == _expected(copy)
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_a_partition_column_that_is_not_a_date_is_a_clear_error(tmp_path, copy):
+    with pytest.raises(ValueError, match=r"marts\.fct_payments: export_partition_by names 'amount', which is not a date"):
+        export_parquet(copy, tmp_path / "parquet", partitions={PAYMENTS: "amount"})
+
+
+def test_the_facts_ask_for_a_monthly_export_in_their_dbt_meta():
+    from dagster_project.dbt_assets import dbt_project
+
+    assert partitioned_tables(dbt_project.manifest_path) == {
+        "marts.fct_interactions": "occurred_on", "marts.fct_transactions": "occurred_on"}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("table", ["fct_interactions", "fct_transactions"])
+def test_the_built_worlds_facts_are_exported_by_month_with_every_row(built_world, table):
+    folder = built_world.root / "exports" / "parquet" / "marts" / table
+    manifest = json.loads((built_world.root / "exports" / "parquet" / "manifest.json").read_text())
+    entry = next(e for e in manifest["tables"] if e["table"] == table)
+    with duckdb.connect() as con:
+        con.execute(f"attach '{built_world.root / 'serving.duckdb'}' as copy (read_only)")
+        con.execute(f"create view exported as select * from read_parquet('{folder}/*/*.parquet', hive_partitioning = true)")
+        copy_rows, months = con.execute(f"select count(*), count(distinct strftime(occurred_on, '%Y-%m')) "
+                                        f"from copy.marts.{table}").fetchall()[0]
+        missing = con.execute(f"select count(*) from (select * from copy.marts.{table} except all "
+                              "select * exclude (occurred_on_month) from exported)").fetchall()[0][0]
+        extra = con.execute(f"select count(*) from (select * exclude (occurred_on_month) from exported except all "
+                            f"select * from copy.marts.{table})").fetchall()[0][0]
+        misplaced = con.execute("select count(*) from exported where occurred_on_month is distinct from "
+                                "strftime(occurred_on, '%Y-%m')").fetchall()[0][0]
+    assert (missing, extra, misplaced) == (0, 0, 0)
+    assert entry["rows"] == copy_rows > 10_000
+    # the built world runs from November 2025 to October 2026: twelve months of activity
+    assert len([p for p in entry["parts"] if p["partition"] is not None]) == months == 12
