@@ -155,16 +155,15 @@ def test_a_partition_column_that_is_not_a_date_is_a_clear_error(tmp_path, copy):
         export_parquet(copy, tmp_path / "parquet", partitions={PAYMENTS: "amount"})
 
 
-def test_the_facts_ask_for_a_monthly_export_in_their_dbt_meta():
+def test_the_transactions_ask_for_a_monthly_export_in_their_dbt_meta():
     from dagster_project.dbt_assets import dbt_project
 
-    assert partitioned_tables(dbt_project.manifest_path) == {
-        "marts.fct_interactions": "occurred_on", "marts.fct_transactions": "occurred_on"}
+    assert partitioned_tables(dbt_project.manifest_path) == {"marts.fct_transactions": "occurred_on"}
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("table", ["fct_interactions", "fct_transactions"])
-def test_the_built_worlds_facts_are_exported_by_month_with_every_row(built_world, table):
+def test_the_built_worlds_transactions_are_exported_by_month_with_every_row(built_world):
+    table = "fct_transactions"
     folder = built_world.root / "exports" / "parquet" / "marts" / table
     manifest = json.loads((built_world.root / "exports" / "parquet" / "manifest.json").read_text())
     entry = next(e for e in manifest["tables"] if e["table"] == table)

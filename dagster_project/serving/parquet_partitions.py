@@ -1,11 +1,16 @@
 """Export a big table as a Hive-partitioned folder by month, writing again only the months that changed.
 
-Why: the facts grow with history and a day changes a sliver of them, but a changed table was
-exported whole: at a million people the 42 M-row interactions file took 17 s to write (and 2 s
-to hash) every day for the ~40 k rows the day added. Partitioned by the month of a date column
+Why: a fact table grows with history and a day changes a sliver of it, but a changed table was
+exported whole: at a million people the 15 M-row transactions file took 11-15 s to write every day
+for the 26 k rows the day added. Partitioned by the month of a date column
 (``<schema>/<table>/<column>_month=YYYY-MM/data_N.parquet``, the layout Spark, DuckDB, pandas and
-pyarrow read as one dataset, the month coming back as a column), a day's new rows land in the
-newest month; the other months keep their files.
+pyarrow read as one dataset, the month coming back as a column), the day's rows land in the newest
+month and the other months keep their files: 3.1 s, the scan below included.
+
+It pays only where a day's changes stay in few months. The interactions are not partitioned: at a
+million people a day re-derived 366 old touchpoints (identity changes give them another party) in
+18 older months besides the new one, so 19 of 24 months would be written, and DuckDB's partitioned
+writer took 45 s for the 42 M rows against 15 s for one file.
 
 Which months changed: one scan of the copy's table gives each month's row count and row-hash sum
 (``row_hash_sum_sql``, the sum the serving fingerprints use); a month whose count and sum equal
