@@ -182,3 +182,28 @@ def test_the_built_worlds_transactions_are_exported_by_month_with_every_row(buil
     assert entry["rows"] == copy_rows > 10_000
     # the built world runs from November 2025 to October 2026: twelve months of activity
     assert len([p for p in entry["parts"] if p["partition"] is not None]) == months == 12
+
+
+@pytest.mark.e2e
+def test_the_months_benchmark_runs_on_a_built_world_and_leaves_it_as_it_was(built_world):
+    """Smoke of benchmarks/bench_parquet_months.py (no timed assertions): it reads the world's
+    analyst copy, reports each fact's rows, and changes nothing in the world."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    copy = built_world.root / "serving.duckdb"
+    stamp = (copy.stat().st_mtime_ns, copy.stat().st_size)
+    before = sorted(p.name for p in built_world.root.iterdir())
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_parquet_months.py"
+    run = subprocess.run([sys.executable, str(script), "--world", str(built_world.root)],
+                         capture_output=True, text=True, timeout=600)
+    print(run.stdout)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with duckdb.connect(str(copy), read_only=True) as con:
+        for table in ("fct_transactions", "fct_interactions"):
+            rows = con.execute(f"select count(*) from marts.{table}").fetchall()[0][0]
+            assert f"marts.{table}: {rows:,} rows in 12 months" in run.stdout
+    assert run.stdout.count("one file ") == run.stdout.count("by month ") == 2
+    assert (copy.stat().st_mtime_ns, copy.stat().st_size) == stamp
+    assert sorted(p.name for p in built_world.root.iterdir()) == before
