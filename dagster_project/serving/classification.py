@@ -10,7 +10,7 @@ an unclassified one by the policy's ``unclassified_personal`` rule.
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,21 +83,32 @@ class Classification:
         return self.table(schema, table).get(column.lower())
 
 
+def dbt_models(manifest_path: Path) -> Iterator[tuple[tuple[str, str], dict]]:
+    """(schema, table) and node of every model in the dbt manifest: what the serving code reads of dbt."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model":
+            yield (node["schema"], node.get("alias") or node["name"]), node
+
+
+def merged_meta(entry: Mapping) -> dict:
+    """A model's or column's ``meta``, with ``config: meta`` (dbt's newer place for it) winning."""
+    return {**entry.get("meta", {}), **entry.get("config", {}).get("meta", {})}
+
+
 def from_dbt_manifest(manifest_path: Path, schemas: Iterable[str] = SERVING_SCHEMAS) -> dict[tuple[str, str], dict]:
     """Column classes of every dbt model in the serving schemas, from ``config.meta`` (or ``meta``)."""
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     wanted = set(schemas)
     found: dict[tuple[str, str], dict[str, ColumnClass]] = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] != "model" or node["schema"] not in wanted:
+    for table, node in dbt_models(manifest_path):
+        if node["schema"] not in wanted:
             continue
         classes = {}
         for name, column in node.get("columns", {}).items():
-            meta = {**column.get("meta", {}), **column.get("config", {}).get("meta", {})}
-            column_class = _column_class(meta, f"{node['name']}.{name}")
+            column_class = _column_class(merged_meta(column), f"{node['name']}.{name}")
             if column_class is not None:
                 classes[name.lower()] = column_class
-        found[(node["schema"], node.get("alias") or node["name"])] = classes
+        found[table] = classes
     return found
 
 

@@ -18,11 +18,11 @@ anyway), and the row counts must agree. Any disagreement (a row changed without 
 patch, which compares everything.
 """
 
-import json
 from pathlib import Path
 
 import duckdb
 
+from dagster_project.serving.classification import dbt_models
 from dagster_project.serving.fingerprint import SourceSummary, row_hash_sum_sql
 from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, table_columns
 from dagster_project.serving.policy import quote
@@ -32,15 +32,13 @@ REFRESHED_AT = "refreshed_at"
 
 def keyed_tables(manifest_path: Path) -> dict[tuple[str, str], str]:
     """(schema, table) -> key of every dbt model whose rows can be patched by key (see above)."""
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     found = {}
-    for node in manifest["nodes"].values():
+    for table, node in dbt_models(manifest_path):
         config = node.get("config", {})
         key = config.get("unique_key")
-        if (node["resource_type"] == "model" and config.get("materialized") == "incremental"
-                and config.get("incremental_strategy") == "delete+insert" and isinstance(key, str)
-                and REFRESHED_AT in node.get("columns", {})):
-            found[(node["schema"], node.get("alias") or node["name"])] = key
+        if (config.get("materialized") == "incremental" and config.get("incremental_strategy") == "delete+insert"
+                and isinstance(key, str) and REFRESHED_AT in node.get("columns", {})):
+            found[table] = key
     return found
 
 

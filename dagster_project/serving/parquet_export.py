@@ -22,7 +22,6 @@ wrote it in 16.9 s instead of 20.5 s for a file 2% larger (892 against 871 MiB; 
 """
 
 import json
-import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,16 +32,15 @@ import pyarrow.parquet as pq
 from dagster_project.analytics.audience_export import write_atomically
 from dagster_project.serving import parquet_partitions
 from dagster_project.serving.fingerprint import copy_fingerprints
-from dagster_project.serving.parquet_partitions import export_partitioned, sha256_file
-from dagster_project.serving.policy import quote
+from dagster_project.serving.parquet_partitions import export_partitioned, remove, sha256_file
+from dagster_project.serving.policy import literal, quote
 from dagster_project.serving.publish import serving_tables
 
 MANIFEST = "manifest.json"
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, schema: str, table: str, path: Path) -> None:
-    target = "'" + str(path).replace("'", "''") + "'"
-    con.execute(f"copy (select * from {quote(schema)}.{quote(table)}) to {target} "
+    con.execute(f"copy (select * from {quote(schema)}.{quote(table)}) to {literal(str(path))} "
                 "(format parquet, compression zstd, compression_level 1)")
 
 
@@ -105,10 +103,7 @@ def export_parquet(serving_path: Path, out_dir: Path, seconds: dict[str, float] 
     text = json.dumps(manifest, indent=2) + "\n"
     write_atomically(out_dir / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     for stale in set(previous) - {e["file"] for e in entries}:
-        if (out_dir / stale).is_dir():
-            shutil.rmtree(out_dir / stale)
-        else:
-            (out_dir / stale).unlink(missing_ok=True)
+        remove(out_dir / stale)
     return manifest
 
 

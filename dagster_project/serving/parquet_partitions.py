@@ -26,7 +26,6 @@ that is both in the files and in the folder names).
 """
 
 import hashlib
-import json
 import os
 import shutil
 import uuid
@@ -35,9 +34,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from dagster_project.serving.classification import dbt_models, merged_meta
 from dagster_project.serving.fingerprint import row_hash_sum_sql
 from dagster_project.serving.patch import table_columns
-from dagster_project.serving.policy import quote
+from dagster_project.serving.policy import literal, quote
 
 PARTITION_META = "export_partition_by"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -46,12 +46,11 @@ DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "
 
 def partitioned_tables(manifest_path: Path) -> dict[str, str]:
     """schema.table -> date column of every dbt model whose meta asks for a partitioned export."""
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     found = {}
-    for node in manifest["nodes"].values():
-        meta = {**node.get("meta", {}), **node.get("config", {}).get("meta", {})}
-        if node["resource_type"] == "model" and meta.get(PARTITION_META):
-            found[f"{node['schema']}.{node.get('alias') or node['name']}"] = str(meta[PARTITION_META])
+    for (schema, table), node in dbt_models(manifest_path):
+        column = merged_meta(node).get(PARTITION_META)
+        if column:
+            found[f"{schema}.{table}"] = str(column)
     return found
 
 
@@ -62,6 +61,14 @@ def partition_column(column: str) -> str:
 def sha256_file(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def remove(path: Path) -> None:
+    """Delete a file or a folder with everything in it (nothing when it is not there)."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def files_in_place(out_dir: Path, files: list[dict]) -> bool:
@@ -118,10 +125,7 @@ def export_partitioned(con: duckdb.DuckDBPyConnection, schema: str, table: str, 
     written = _write_months(con, source, column, folder, out_dir, sorted(set(now) - kept, key=str))
     wanted = {_folder_name(column, month) for month in now}
     for stale in [p for p in folder.iterdir() if p.name not in wanted] if folder.is_dir() else []:
-        if stale.is_dir():
-            shutil.rmtree(stale)
-        else:
-            stale.unlink()
+        remove(stale)
     parts = []
     for month in sorted(now, key=lambda m: (m is None, m or "")):
         rows, hash_sum = now[month]
@@ -149,10 +153,9 @@ def _write_months(con: duckdb.DuckDBPyConnection, source: str, column: str, fold
     named = [m for m in months if m is not None]
     where = " or ".join(([f"{_month(column)} in ({', '.join('?' for _ in named)})"] if named else [])
                         + ([f"{quote(column)} is null"] if None in months else []))
-    target = "'" + str(tmp).replace("'", "''") + "'"
     try:
         con.execute(f"copy (select *, {_month(column)} as {quote(partition_column(column))} from {source} "
-                    f"where {where}) to {target} (format parquet, partition_by ({quote(partition_column(column))}), "
+                    f"where {where}) to {literal(str(tmp))} (format parquet, partition_by ({quote(partition_column(column))}), "
                     "compression zstd, compression_level 1)", named)
         written = {}
         for month in months:

@@ -94,7 +94,8 @@ def mask(value, kind: str) -> str | None:
 
 # --- SQL --------------------------------------------------------------------------------------
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
+    """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -108,7 +109,7 @@ def normalise_sql(column_sql: str) -> str:
 
 
 def token_sql(column_sql: str, salt: str) -> str:
-    return f"({_literal(TOKEN_PREFIX)} || substr(sha256({_literal(salt)} || {normalise_sql(column_sql)}), 1, 16))"
+    return f"({literal(TOKEN_PREFIX)} || substr(sha256({literal(salt)} || {normalise_sql(column_sql)}), 1, 16))"
 
 
 def _is_text(sql_type: str) -> bool:

@@ -43,7 +43,7 @@ from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, 
                                                  previous_hash_sums, table_fingerprint, table_summary)
 from dagster_project.serving.keyed_patch import patch_by_key, published_as_it_is
 from dagster_project.serving.patch import patch_table
-from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, quote
+from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, literal, quote
 from dagster_project.serving.run_shared import RunShared
 from dagster_project.warehouse import STORAGE_VERSION
 
@@ -405,4 +405,4 @@ def _compact_if_bloated(con: duckdb.DuckDBPyConnection, alias: str, tmp: Path) -
 
 
 def _literal_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+    return literal(str(path))
