@@ -33,8 +33,8 @@ app: install
 	$(BIN)/streamlit run dagster_project/app/main.py --server.headless true --server.address 127.0.0.1 \
 		--server.port $${APP_PORT:-8501} --browser.gatherUsageStats false --client.toolbarMode viewer
 
-# The pipeline benchmark (benchmarks/bench_pipeline.py): stages, one new day, SQL floor, serving
-# queries; results in benchmarks/results/. `make bench-generate` times the generator alone.
+# The pipeline benchmark (benchmarks/bench_pipeline.py): stages, two new days, SQL floor, serving
+# queries, machine probe; results in benchmarks/results/. `make bench-generate` times the generator alone.
 bench: install
 	$(BIN)/python benchmarks/bench_pipeline.py --people $${SCALE:-10000}
 

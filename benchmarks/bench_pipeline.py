@@ -3,16 +3,19 @@
     python benchmarks/bench_pipeline.py --people 100000 [--out DIR] [--results-dir DIR]
 
 1. generate the world into --out (default /tmp/crm_cif_bench/<people>) and hold back the files of
-   the last business day (the newest date in the file names) in <out>/held_back/;
+   the last business days (the newest dates in the file names) in <out>/held_back/<date>/;
 2. full build, stage by stage (ingest, staging, integration, marts, analytics, publish) in one
    child process (benchmarks/pipeline_stages.py build);
 3. the floor: benchmarks/sql_floor.sql on a copy of the built warehouse;
 4. serving queries on the analyst copy (<out>/serving.duckdb), read-only;
-5. one new day: the held-back files are delivered and the normal job runs once.
+5. new days (--new-days, default 2): the held-back days are delivered one at a time, the normal
+   job runs once for each (the first after a full build, then a day like any other).
 
 Per stage: wall time, peak RSS of the child's process tree while the stage ran (dbt runs as a
-grandchild; /proc sampled every 0.2 s) and rows per second. Results go to
-<results-dir>/pipeline_<people>_<date>.json and .md. Nothing here is a test: no assertions on times.
+grandchild; /proc sampled every 0.2 s), rows per second, and how contended the machine was
+(machine_probe.py: CPU steal, iowait, IO pressure); a fixed CPU and disk probe runs before the
+build and after the last new day. Results go to <results-dir>/pipeline_<people>_<date>.json and
+.md. Nothing here is a test: no assertions on times.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from bench_generate import machine  # noqa: E402
+from machine_probe import SystemSample, contention, probe, sample  # noqa: E402
 
 STAGE_RUNNER = HERE / "pipeline_stages.py"
 FLOOR_SQL = HERE / "sql_floor.sql"
@@ -74,16 +78,23 @@ class TreeSampler(threading.Thread):
         self.pid, self.interval = pid, interval
         self.samples: list[tuple[float, int]] = []
         self.loads: list[tuple[float, float]] = []
+        self.system: list[SystemSample] = []
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
             self.samples.append((time.time(), _tree_rss(self.pid)))
+            self.system.append(sample())
             try:
                 self.loads.append((time.time(), float(Path("/proc/loadavg").read_text().split()[0])))
             except (OSError, ValueError):
                 pass
             self._halt.wait(self.interval)
+
+    def contention(self, start: float, end: float) -> dict:
+        """CPU steal, iowait and IO pressure while a stage ran (machine_probe.contention)."""
+        inside = [s for s in self.system if start <= s.at <= end]
+        return contention(inside[0], inside[-1]) if len(inside) > 1 else {}
 
     def mean_load(self, start: float, end: float) -> float | None:
         """The machine's mean 1-minute load average while a stage ran (other work on the cores shows here)."""
@@ -118,6 +129,7 @@ def run_child(args: list[str], env: dict, events: Path, log: Path) -> tuple[list
         r["rss_at_start_gib"] = round(sampler.peak(r["start"] - 0.5, r["start"] + 0.5) / 1024**3, 2)
         r["rows_per_second"] = round(r["rows"] / r["seconds"]) if r.get("seconds") else None
         r["mean_load_avg"] = sampler.mean_load(r["start"], r["end"])
+        r.update(sampler.contention(r["start"], r["end"]))
     if code != 0:
         raise SystemExit(f"{' '.join(args[:1])} failed (exit {code}); see {log}")
     return records, sampler, wall
@@ -132,23 +144,26 @@ def _file_date(name: str) -> str | None:
     return None
 
 
-def hold_back_last_day(landing: Path, held: Path) -> tuple[str, int]:
-    """Move every landing file of the newest business date to ``held`` (same source folders)."""
+def hold_back_last_days(landing: Path, held: Path, days: int = 1) -> list[tuple[str, int]]:
+    """Move every landing file of the ``days`` newest business dates to ``held/<date>/`` (same source
+    folders); returns (date, files) oldest first, the order they are delivered in."""
     files = [p for p in landing.glob("*/*") if p.is_file() and _file_date(p.name)]
-    last = max(_file_date(p.name) for p in files)
-    moved = 0
+    newest = sorted({_file_date(p.name) for p in files})[-days:]
+    moved = dict.fromkeys(newest, 0)
     for p in files:
-        if _file_date(p.name) == last:
-            target = held / p.parent.name / p.name
+        day = _file_date(p.name)
+        if day in moved:
+            target = held / day / p.parent.name / p.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(p), target)
-            moved += 1
-    return last, moved
+            moved[day] += 1
+    return list(moved.items())
 
 
-def deliver_held_back(landing: Path, held: Path) -> int:
+def deliver_held_back(landing: Path, held: Path, day: str) -> int:
+    """Move one held-back date's files back into the landing folders; returns how many."""
     moved = 0
-    for p in sorted(held.glob("*/*")):
+    for p in sorted((held / day).glob("*/*")):
         shutil.move(str(p), landing / p.parent.name / p.name)
         moved += 1
     return moved
@@ -270,17 +285,33 @@ def render_markdown(result: dict) -> str:
     lines = [f"# Pipeline benchmark: {result['people']:,} people ({result['date']})", "",
              f"Machine: {m['nproc']} x {m['cpu_model']}, {m['memory_gib']} GiB, Python {m['python']}. "
              f"Commit {result['commit']}. World: seed {result['seed']}, {result['start']}..{result['end']}; "
-             f"last business day {result['held_back']['date']} ({result['held_back']['files']} files) held back for the new-day run.",
+             f"last business days {', '.join(d['date'] for d in _held_days(result))} "
+             f"({result['held_back']['files']} files) held back for the new-day runs.",
              "", "Load avg = the machine's mean 1-minute load average during the stage (2 cores: above 2, other work "
-             "competed for the CPU and the stage's time is inflated).",
-             "", "| stage | wall | peak RSS (tree) | rows | rows/s | rows are | of which checks | load avg |", "|---|---:|---:|---:|---:|---|---:|---:|"]
-    for s in result["stages"]:
-        lines.append(f"| {s['stage']} | {s['seconds']:.1f} s | {s['peak_rss_gib']:.2f} GiB | {s['rows']:,} | "
-                     f"{(s['rows_per_second'] or 0):,} | {s['rows_what']} | {s['check_seconds']:.1f} s | {s.get('mean_load_avg')} |")
+             "competed for the CPU and the stage's time is inflated). Steal = CPU time the hypervisor gave to other "
+             "machines, iowait = CPU time waiting on the disk (both % of all CPU time), IO full = % of the stage's wall "
+             "time in which every runnable task waited on IO (/proc/pressure/io); high values mean a slower machine, "
+             "not slower code.",
+             "", "| stage | wall | peak RSS (tree) | rows | rows/s | rows are | of which checks | load avg | steal | iowait | IO full |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    days = result.get("new_days") or [result["new_day"]]
+    rows = [(s["stage"], s) for s in result["stages"]] + [(f"new day {d.get('date', '')}".strip(), d) for d in days]
+    for label, s in rows:
+        lines.append(f"| {label} | {s['seconds']:.1f} s | {s['peak_rss_gib']:.2f} GiB | {s['rows']:,} | "
+                     f"{(s['rows_per_second'] or 0):,} | {s['rows_what']} | {s['check_seconds']:.1f} s | {s.get('mean_load_avg')} | "
+                     f"{_pct(s, 'cpu_steal_pct')} | {_pct(s, 'iowait_pct')} | {_pct(s, 'io_pressure_full_pct')} |")
     fb = result["full_build"]
-    lines += [f"| **full build** (ingest..publish) | **{fb['seconds']:.1f} s** | **{fb['peak_rss_gib']:.2f} GiB** | | | | {fb['check_seconds']:.1f} s |",
-              "", "| measure | value |", "|---|---:|"]
-    t, nd, sq, fl = result["transform"], result["new_day"], result["serving"], result["floor"]
+    lines += [f"| **full build** (ingest..publish) | **{fb['seconds']:.1f} s** | **{fb['peak_rss_gib']:.2f} GiB** | | | | {fb['check_seconds']:.1f} s | | | | |"]
+    probes = result.get("machine_probe", {})
+    if probes:
+        lines += ["", "Machine probe (benchmarks/machine_probe.py; the same work every run):", "",
+                  "| when | CPU: one-thread query | disk: write + fsync | sync first | steal | iowait | IO full |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {when} | {p['cpu_seconds']:.2f} s | {p['disk_write_mib_s']:,.0f} MiB/s ({p['disk_mib']} MiB) | "
+                  f"{p['sync_seconds']:.1f} s | {_pct(p, 'cpu_steal_pct')} | {_pct(p, 'iowait_pct')} | "
+                  f"{_pct(p, 'io_pressure_full_pct')} |" for when, p in probes.items()]
+    lines += ["", "| measure | value |", "|---|---:|"]
+    t, sq, fl = result["transform"], result["serving"], result["floor"]
     lines += [
         f"| full build (sum of stages) | {fb['seconds']:.1f} s |",
         f"| child process wall (incl. start-up, imports, row counts between stages) | {fb['process_wall_seconds']:.1f} s |",
@@ -295,12 +326,17 @@ def render_markdown(result: dict) -> str:
            f"overlaps counted once) | {t['dbt_floor_models_shared_seconds']:.1f} s |",
            f"| like for like, shared / floor | **{t['ratio_like_for_like_shared']:.2f}x** |"]
           if "ratio_like_for_like_shared" in t else []),
-        f"| one new day (normal job, {nd['rows']:,} new raw rows) | {nd['seconds']:.1f} s, peak {nd['peak_rss_gib']:.2f} GiB |",
-        f"| one new day / full build | **{nd['fraction_of_full_build']:.1%}** (mean load avg {nd.get('mean_load_avg')}) |",
+        *(line for i, nd in enumerate(days, 1) for line in (
+            f"| new day {i}{' ' + nd['date'] if 'date' in nd else ''} (normal job, {nd['rows']:,} new raw rows) | "
+            f"{nd['seconds']:.1f} s, peak {nd['peak_rss_gib']:.2f} GiB |",
+            f"| new day {i} / full build | **{nd['fraction_of_full_build']:.1%}** (mean load avg {nd.get('mean_load_avg')}) |")),
         f"| customer_360 lookup, cold / warm (median of {sq['repeats']}) | {sq['customer_360_lookup_cold_ms']:.1f} / {sq['customer_360_lookup_warm_ms']:.1f} ms |",
         f"| segment aggregate, first / warm median | {sq['segment_aggregate_first_ms']:.1f} / {sq['segment_aggregate_warm_ms']:.1f} ms |",
-        "", "Slowest steps of the new-day run:", "", "| step | seconds |", "|---|---:|"]
-    lines += [f"| {k} | {v:.1f} |" for k, v in sorted(nd["steps"].items(), key=lambda kv: -kv[1])[:12]]
+        "", "Slowest steps of the new-day runs:", "",
+        "| step | " + " | ".join(f"day {i} seconds" for i in range(1, len(days) + 1)) + " |",
+        "|---|" + "---:|" * len(days)]
+    slowest = sorted(days[0]["steps"].items(), key=lambda kv: -kv[1])[:12]
+    lines += [f"| {k} | " + " | ".join(f"{d['steps'].get(k, 0.0):.1f}" for d in days) + " |" for k, _ in slowest]
     nodes = [(kind, name, sec, s["stage"]) for s in result["stages"] for t in s.get("dbt", {}).values()
              for kind, key in (("model", "slowest_models"), ("test", "slowest_tests")) for name, sec in t.get(key, [])]
     if nodes:
@@ -319,6 +355,24 @@ def render_markdown(result: dict) -> str:
         lines += [f"| {o['operator']} | {o['seconds']:.2f} | {o['rows'] or 0:,} | {o['detail'].replace('|', '/')} |"
                   for o in pr["top_operators"]]
     return "\n".join(lines) + "\n"
+
+
+def _probe_cell(run: dict) -> str:
+    """The machine probe before and after the run: CPU seconds; disk MiB/s ("n/a" before 2026-12-06)."""
+    probes = list(run.get("machine_probe", {}).values())
+    if not probes:
+        return "n/a"
+    return (" / ".join(f"{p['cpu_seconds']:.2f}" for p in probes) + " s; "
+            + " / ".join(f"{p['disk_write_mib_s']:,.0f}" for p in probes) + " MiB/s")
+
+
+def _held_days(result: dict) -> list[dict]:
+    held = result["held_back"]
+    return held.get("days") or [{"date": held["date"], "files": held["files"]}]
+
+
+def _pct(record: dict, key: str) -> str:
+    return f"{record[key]:.1f}%" if record.get(key) is not None else "n/a"
 
 
 def _transform_cell(t: dict) -> str:
@@ -352,20 +406,23 @@ def summary_table(results_dir: Path) -> str:
     names = ["generate", *BUILD_STAGES]
     head = ["date", "commit", "people", "history", *names, "full build", "peak RSS",
             "transform / floor (like for like; shared)",
-            "new day", "new day / full", "c360 lookup cold / warm", "segment agg.", "load avg"]
+            "new day", "new day / full", "c360 lookup cold / warm", "segment agg.", "load avg",
+            "probe CPU; disk"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs:
         by = {s["stage"]: s for s in r["stages"]}
-        t, nd, sq = r["transform"], r["new_day"], r["serving"]
+        t, sq = r["transform"], r["serving"]
+        days = r.get("new_days") or [r["new_day"]]
         loads = [s["mean_load_avg"] for s in r["stages"] if s.get("mean_load_avg") is not None]
         cells = [r["date"], r.get("commit", "n/a"), f"{r['people']:,}", _history_cell(r),
                  *(f"{by[n]['seconds']:.0f} s" for n in names),
                  f"{r['full_build']['seconds']:.0f} s", f"{r['full_build']['peak_rss_gib']:.1f} GiB",
                  _transform_cell(t),
-                 f"{nd['seconds']:.0f} s", f"{nd['fraction_of_full_build']:.0%}",
+                 " / ".join(f"{d['seconds']:.0f} s" for d in days),
+                 " / ".join(f"{d['fraction_of_full_build']:.0%}" for d in days),
                  f"{sq['customer_360_lookup_cold_ms']:.0f} / {sq['customer_360_lookup_warm_ms']:.1f} ms",
                  f"{sq['segment_aggregate_warm_ms']:.0f} ms",
-                 f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a"]
+                 f"{min(loads):.1f}-{max(loads):.1f}" if loads else "n/a", _probe_cell(r)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -391,9 +448,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="world + warehouse folder (default /tmp/crm_cif_bench/<people>)")
     ap.add_argument("--results-dir", type=Path, default=HERE / "results")
     ap.add_argument("--repeats", type=int, default=25, help="serving query repetitions (median reported)")
+    ap.add_argument("--new-days", type=int, default=2,
+                    help="last business days held back and run one at a time after the full build")
+    ap.add_argument("--probe-disk-mib", type=int, default=1024, help="MiB the machine probe writes and fsyncs")
     ap.add_argument("--keep", action="store_true", help="keep the world and warehouse afterwards")
     ap.add_argument("--table", action="store_true", help="print the table of every recorded run and exit")
     args = ap.parse_args()
+    if args.new_days < 1:
+        ap.error("--new-days must be at least 1")
     if args.table:
         print(summary_table(args.results_dir), end="")
         return
@@ -414,8 +476,10 @@ def main() -> None:
     say(f"generate {args.people:,} people into {out}")
     gen, _, _ = run_child(["generate", "--people", str(args.people), "--seed", str(args.seed), "--start", args.start,
                            "--end", args.end, "--out", str(out)], env, events, log)
-    last_day, held_files = hold_back_last_day(out / "landing", out / "held_back")
-    say(f"held back {held_files} files of {last_day}; full build, stage by stage")
+    held = hold_back_last_days(out / "landing", out / "held_back", args.new_days)
+    say(f"held back {sum(n for _, n in held)} files of {', '.join(d for d, _ in held)}; machine probe")
+    probes = {"before": probe(out, args.probe_disk_mib)}
+    say(f"  {probes['before']}; full build, stage by stage")
     build, _, build_wall = run_child(["build", "--stages", ",".join(BUILD_STAGES)], env, events, log)
     for s in build:
         say(f"  {s['stage']}: {s['seconds']:.1f} s, peak {s['peak_rss_gib']} GiB, {s['rows']:,} rows")
@@ -434,13 +498,19 @@ def main() -> None:
     say("serving queries on the analyst copy")
     serving = serving_queries(out / "serving.duckdb", args.repeats)
 
-    delivered = deliver_held_back(out / "landing", out / "held_back")
-    say(f"one new day: {delivered} files delivered, normal job")
-    daily, _, daily_wall = run_child(["daily"], env, events, log)
-    day = daily[0]
-    say(f"  new day: {day['seconds']:.1f} s")
-
     full_seconds = sum(s["seconds"] for s in build)
+    new_days = []
+    for day_date, _ in held:
+        delivered = deliver_held_back(out / "landing", out / "held_back", day_date)
+        say(f"new day {day_date}: {delivered} files delivered, normal job")
+        daily, _, daily_wall = run_child(["daily"], env, events, log)
+        new_days.append({**daily[0], "date": day_date, "files": delivered,
+                         "process_wall_seconds": round(daily_wall, 2),
+                         "fraction_of_full_build": round(daily[0]["seconds"] / full_seconds, 4)})
+        say(f"  new day: {daily[0]['seconds']:.1f} s")
+    probes["after"] = probe(out, args.probe_disk_mib)
+    say(f"machine probe after: {probes['after']}")
+
     transform = transform_seconds(stages)
     transform["floor_seconds"] = floor[0]["seconds"]
     transform["ratio_step_wall"] = round(transform["dbt_step_wall_seconds"] / floor[0]["seconds"], 2)
@@ -453,7 +523,9 @@ def main() -> None:
         "benchmark": "pipeline", "people": args.people, "seed": args.seed, "start": args.start, "end": args.end,
         "date": today, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": commit, "machine": machine(), "out": str(out),
-        "held_back": {"date": last_day, "files": held_files},
+        "held_back": {"date": held[-1][0], "files": sum(n for _, n in held),
+                      "days": [{"date": d, "files": n} for d, n in held]},
+        "machine_probe": probes,
         "stages": [*gen, *build],
         "full_build": {"seconds": round(full_seconds, 2), "process_wall_seconds": round(build_wall, 2),
                        "peak_rss_gib": max(s["peak_rss_gib"] for s in build),
@@ -461,8 +533,8 @@ def main() -> None:
                        "means": "sum of the six build stages (generate excluded)"},
         "floor": {**floor[0], "statements": len(floor[0]["statements"]), "statement_seconds": floor[0]["statements"]},
         "transform": transform,
-        "new_day": {**day, "process_wall_seconds": round(daily_wall, 2),
-                    "fraction_of_full_build": round(day["seconds"] / full_seconds, 4)},
+        "new_day": new_days[0],  # the first day after the full build (what runs before 2026-12-06 measured)
+        "new_days": new_days,
         "serving": serving,
         "profile": profile,
     }

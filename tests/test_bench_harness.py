@@ -18,7 +18,8 @@ def test_bench_pipeline_writes_every_stage_and_ratio(tmp_path):
     results = tmp_path / "results"
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_pipeline.py"), "--people", "400",
-         "--out", str(tmp_path / "world"), "--results-dir", str(results), "--repeats", "3"],
+         "--out", str(tmp_path / "world"), "--results-dir", str(results), "--repeats", "3",
+         "--new-days", "2", "--probe-disk-mib", "16"],
         cwd=ROOT, capture_output=True, text=True, timeout=1800)
     print(run.stdout[-6000:])  # the figures, for whoever reads the CI log
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -38,9 +39,21 @@ def test_bench_pipeline_writes_every_stage_and_ratio(tmp_path):
     # overlapping nodes share their time: never more than their summed execution times
     t = result["transform"]
     assert 0 < t["dbt_floor_models_shared_seconds"] <= t["dbt_floor_models_seconds"] + 0.01
-    assert 0 < result["new_day"]["fraction_of_full_build"]
-    assert result["new_day"]["rows"] > 0  # the held-back day's files were loaded
-    assert result["held_back"]["files"] > 0
+    # two held-back days, delivered and run one at a time, oldest first; new_day is the first
+    held = result["held_back"]["days"]
+    assert len(held) == 2 and held[0]["date"] < held[1]["date"] == result["held_back"]["date"]
+    assert result["held_back"]["files"] == sum(d["files"] for d in held) > 0
+    days = result["new_days"]
+    assert [(d["date"], d["files"]) for d in days] == [(d["date"], d["files"]) for d in held]
+    assert result["new_day"] == days[0]
+    for day in days:
+        assert day["success"] is True
+        assert 0 < day["fraction_of_full_build"] == round(day["seconds"] / result["full_build"]["seconds"], 4)
+        assert day["rows"] > 0  # the held-back day's files were loaded
+        assert 0 <= day["cpu_steal_pct"] <= 100 and 0 <= day["iowait_pct"] <= 100
+    for when in ("before", "after"):
+        probe = result["machine_probe"][when]
+        assert probe["cpu_seconds"] > 0 and probe["disk_write_mib_s"] > 0 and probe["disk_mib"] == 16
     profile = result["profile"]  # DuckDB's profile of the build's slowest dbt model
     slowest = max((m for s in result["stages"] for t in s["dbt"].values() for m in t["slowest_models"]),
                   key=lambda m: m[1])
@@ -121,3 +134,61 @@ def test_a_failed_stage_is_recorded_without_counting_rows(tmp_path, monkeypatch)
     assert (record["success"], record["failed_steps"], record["rows"], record["rows_what"]) == (
         False, ["dbt_marts"], 0, "not counted: the stage failed")
     assert len(opened) == 1  # before the run only
+
+
+def test_held_back_days_are_delivered_one_at_a_time(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_pipeline import deliver_held_back, hold_back_last_days
+
+    landing, held = tmp_path / "landing", tmp_path / "held"
+    names = {"web": ["sessions_20261029.csv", "sessions_20261030.csv", "sessions_20261031.csv"],
+             "billing": ["transactions_20261030.csv", "holdings_20261031_full.csv", "readme.txt"]}
+    for source, files in names.items():
+        (landing / source).mkdir(parents=True)
+        for name in files:
+            (landing / source / name).write_text(name)
+
+    assert hold_back_last_days(landing, held, 2) == [("20261030", 2), ("20261031", 2)]
+    left = sorted(p.name for p in landing.glob("*/*"))
+    assert left == ["readme.txt", "sessions_20261029.csv"]
+    assert deliver_held_back(landing, held, "20261030") == 2
+    assert sorted(p.name for p in (landing / "billing").iterdir()) == ["readme.txt", "transactions_20261030.csv"]
+    assert not (landing / "web" / "sessions_20261031.csv").exists()
+    assert deliver_held_back(landing, held, "20261031") == 2
+    assert (landing / "billing" / "holdings_20261031_full.csv").read_text() == "holdings_20261031_full.csv"
+
+
+def test_contention_is_steal_and_iowait_of_cpu_time_and_io_pressure_of_wall_time():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from machine_probe import SystemSample, contention
+
+    # user nice system idle iowait irq softirq steal: 200 jiffies pass, 20 stolen, 50 waiting on IO
+    first = SystemSample(100.0, [1000, 0, 100, 5000, 10, 0, 0, 5], 1_000_000)
+    last = SystemSample(102.0, [1100, 0, 130, 5000, 60, 0, 0, 25], 1_500_000)
+    assert contention(first, last) == {"cpu_steal_pct": 10.0, "iowait_pct": 25.0, "io_pressure_full_pct": 25.0}
+    # no /proc/pressure (older kernels): that figure is left out, not made up
+    assert contention(SystemSample(0.0, first.cpu, None), SystemSample(1.0, last.cpu, None)) == {
+        "cpu_steal_pct": 10.0, "iowait_pct": 25.0}
+
+
+def test_summary_table_shows_every_new_day_and_the_probe(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_pipeline import BUILD_STAGES, summary_table
+
+    def run(commit, extra):
+        stages = [{"stage": n, "seconds": 10.0, "mean_load_avg": 1.5} for n in ["generate", *BUILD_STAGES]]
+        return {"benchmark": "pipeline", "people": 1000, "date": "2026-12-06", "commit": commit, "start": "2024-11-01",
+                "end": "2026-10-31", "stages": stages, "full_build": {"seconds": 60.0, "peak_rss_gib": 1.0},
+                "transform": {"ratio_step_wall": 2.0, "ratio_like_for_like": 1.5, "dbt_floor_models_seconds": 3.0},
+                "serving": {"customer_360_lookup_cold_ms": 20.0, "customer_360_lookup_warm_ms": 2.0,
+                            "segment_aggregate_warm_ms": 5.0},
+                "new_day": {"seconds": 30.0, "fraction_of_full_build": 0.5}, **extra}
+
+    (tmp_path / "pipeline_1000_2026-12-05.json").write_text(json.dumps(run("old", {})))
+    (tmp_path / "pipeline_1000_2026-12-06.json").write_text(json.dumps(run("new", {
+        "new_days": [{"seconds": 30.0, "fraction_of_full_build": 0.5}, {"seconds": 24.0, "fraction_of_full_build": 0.4}],
+        "machine_probe": {"before": {"cpu_seconds": 0.85, "disk_write_mib_s": 1400.2},
+                          "after": {"cpu_seconds": 0.9, "disk_write_mib_s": 70.0}}})))
+    old, new = summary_table(tmp_path).splitlines()[2:]
+    assert old.endswith("| 30 s | 50% | 20 / 2.0 ms | 5 ms | 1.5-1.5 | n/a |")
+    assert new.endswith("| 30 s / 24 s | 50% / 40% | 20 / 2.0 ms | 5 ms | 1.5-1.5 | 0.85 / 0.90 s; 1,400 / 70 MiB/s |")
