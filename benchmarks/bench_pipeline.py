@@ -305,9 +305,11 @@ def render_markdown(result: dict) -> str:
     probes = result.get("machine_probe", {})
     if probes:
         lines += ["", "Machine probe (benchmarks/machine_probe.py; the same work every run):", "",
-                  "| when | CPU: one-thread query | disk: write + fsync | sync first | steal | iowait | IO full |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
-        lines += [f"| {when} | {p['cpu_seconds']:.2f} s | {p['disk_write_mib_s']:,.0f} MiB/s ({p['disk_mib']} MiB) | "
+                  "| when | CPU, one thread | CPU, two threads | memory-bound, two threads | disk: write + fsync | "
+                  "sync first | steal | iowait | IO full |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {when} | {p['cpu_seconds']:.2f} s | {_seconds(p, 'cpu2_seconds')} | {_seconds(p, 'memory_seconds')} | "
+                  f"{p['disk_write_mib_s']:,.0f} MiB/s ({p['disk_mib']} MiB) | "
                   f"{p['sync_seconds']:.1f} s | {_pct(p, 'cpu_steal_pct')} | {_pct(p, 'iowait_pct')} | "
                   f"{_pct(p, 'io_pressure_full_pct')} |" for when, p in probes.items()]
     lines += ["", "| measure | value |", "|---|---:|"]
@@ -358,17 +360,23 @@ def render_markdown(result: dict) -> str:
 
 
 def _probe_cell(run: dict) -> str:
-    """The machine probe before and after the run: CPU seconds; disk MiB/s ("n/a" before 2026-12-06)."""
+    """The machine probe before / after the run: each query's seconds, disk MiB/s ("n/a" before 2026-12-06)."""
     probes = list(run.get("machine_probe", {}).values())
     if not probes:
         return "n/a"
-    return (" / ".join(f"{p['cpu_seconds']:.2f}" for p in probes) + " s; "
-            + " / ".join(f"{p['disk_write_mib_s']:,.0f}" for p in probes) + " MiB/s")
+    cells = [" / ".join(f"{p[key]:.2f}" for p in probes) + f" s {label}"
+             for key, label in (("cpu_seconds", "CPU"), ("cpu2_seconds", "CPU x2"), ("memory_seconds", "memory"))
+             if all(key in p for p in probes)]
+    return "; ".join([*cells, " / ".join(f"{p['disk_write_mib_s']:,.0f}" for p in probes) + " MiB/s"])
 
 
 def _held_days(result: dict) -> list[dict]:
     held = result["held_back"]
     return held.get("days") or [{"date": held["date"], "files": held["files"]}]
+
+
+def _seconds(record: dict, key: str) -> str:
+    return f"{record[key]:.2f} s" if record.get(key) is not None else "n/a"
 
 
 def _pct(record: dict, key: str) -> str:
@@ -407,7 +415,7 @@ def summary_table(results_dir: Path) -> str:
     head = ["date", "commit", "people", "history", *names, "full build", "peak RSS",
             "transform / floor (like for like; shared)",
             "new day", "new day / full", "c360 lookup cold / warm", "segment agg.", "load avg",
-            "probe CPU; disk"]
+            "machine probe before / after"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs:
         by = {s["stage"]: s for s in r["stages"]}

@@ -4,8 +4,11 @@ Why: two 1,000,000-people runs of the same code differed by 17% (one new day 278
 generating the world 158 s against 261 s) on this shared virtual machine. A figure is only
 comparable with another when the machine was as fast both times, so every run records:
 
-- ``probe()``: a fixed single-thread DuckDB query (CPU) and a fixed write with fsync (disk), run
-  before the build and after the last new day; a slow probe says the machine was slow, not the code.
+- ``probe()``: fixed DuckDB queries (CPU on one thread and on two, a memory-bound hash aggregate
+  on two) and a fixed write with fsync (disk), run before the build and after the last new day; a
+  slow probe says the machine was slow, not the code. Measured 2026-12-06: a run whose DuckDB work
+  (the SQL floor) was 15% slower than the day before showed the same one-thread CPU figure, so a
+  one-thread query alone does not tell a slow day.
 - ``SystemSample`` deltas per stage (``contention``): the share of CPU time the hypervisor gave to
   others (steal), the share spent waiting on IO (iowait), both from /proc/stat, and the share of
   the stage's wall time in which every runnable task waited on IO (/proc/pressure/io "full").
@@ -19,7 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-CPU_QUERY = "select sum(hash(i)) from range(300000000) as t(i)"
+CPU_QUERY = "select sum(hash(i)) from range(300000000) as t(i)"        # one thread: the core's speed
+CPU2_QUERY = "select sum(hash(i)) from range(600000000) as t(i)"       # two threads: twice the work
+# a hash table of ~7 M keys (hundreds of MB): bound by memory, as the warehouse's joins and groups are
+MEMORY_QUERY = "select count(distinct hash(i) % 8000000) from range(16000000) as t(i)"
 BLOCK = 4 * 1024 * 1024
 
 
@@ -68,19 +74,24 @@ def contention(first: SystemSample, last: SystemSample) -> dict:
 
 
 def probe(folder: Path, disk_mib: int = 1024, repeats: int = 3) -> dict:
-    """The same work on every run: ``CPU_QUERY`` on one DuckDB thread (median of ``repeats``), and
+    """The same work on every run: the three queries above (median of ``repeats`` each), and
     ``disk_mib`` MiB written to ``folder`` then fsynced (the file is removed), after a ``sync`` whose
     time (what earlier work had left unwritten) is recorded apart."""
     import duckdb
 
     before = sample()
+    timed = {"cpu_seconds": (CPU_QUERY, 1), "cpu2_seconds": (CPU2_QUERY, 2), "memory_seconds": (MEMORY_QUERY, 2)}
+    medians = {}
     with duckdb.connect() as con:
-        con.execute("set threads = 1")
-        seconds = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            con.execute(CPU_QUERY).fetchall()
-            seconds.append(time.perf_counter() - started)
+        con.execute("set enable_progress_bar = false")
+        for name, (query, threads) in timed.items():
+            con.execute(f"set threads = {threads}")
+            seconds = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                con.execute(query).fetchall()
+                seconds.append(time.perf_counter() - started)
+            medians[name] = round(statistics.median(seconds), 3)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     os.sync()  # what earlier work left unwritten goes first: the write below measures the disk alone
@@ -98,6 +109,6 @@ def probe(folder: Path, disk_mib: int = 1024, repeats: int = 3) -> dict:
         write_seconds = time.perf_counter() - started
     finally:
         path.unlink(missing_ok=True)
-    return {"cpu_seconds": round(statistics.median(seconds), 3), "cpu_query": CPU_QUERY, "cpu_threads": 1,
+    return {**medians, "queries": {name: {"sql": query, "threads": threads} for name, (query, threads) in timed.items()},
             "disk_write_mib_s": round(blocks * BLOCK / 1024**2 / write_seconds, 1),
             "disk_mib": blocks * BLOCK // 1024**2, "sync_seconds": round(sync_seconds, 2), **contention(before, sample())}

@@ -53,7 +53,8 @@ def test_bench_pipeline_writes_every_stage_and_ratio(tmp_path):
         assert 0 <= day["cpu_steal_pct"] <= 100 and 0 <= day["iowait_pct"] <= 100
     for when in ("before", "after"):
         probe = result["machine_probe"][when]
-        assert probe["cpu_seconds"] > 0 and probe["disk_write_mib_s"] > 0 and probe["disk_mib"] == 16
+        assert probe["cpu_seconds"] > 0 and probe["cpu2_seconds"] > 0 and probe["memory_seconds"] > 0
+        assert probe["disk_write_mib_s"] > 0 and probe["disk_mib"] == 16
     profile = result["profile"]  # DuckDB's profile of the build's slowest dbt model
     slowest = max((m for s in result["stages"] for t in s["dbt"].values() for m in t["slowest_models"]),
                   key=lambda m: m[1])
@@ -187,8 +188,11 @@ def test_summary_table_shows_every_new_day_and_the_probe(tmp_path):
     (tmp_path / "pipeline_1000_2026-12-05.json").write_text(json.dumps(run("old", {})))
     (tmp_path / "pipeline_1000_2026-12-06.json").write_text(json.dumps(run("new", {
         "new_days": [{"seconds": 30.0, "fraction_of_full_build": 0.5}, {"seconds": 24.0, "fraction_of_full_build": 0.4}],
-        "machine_probe": {"before": {"cpu_seconds": 0.85, "disk_write_mib_s": 1400.2},
-                          "after": {"cpu_seconds": 0.9, "disk_write_mib_s": 70.0}}})))
+        "machine_probe": {"before": {"cpu_seconds": 0.85, "cpu2_seconds": 1.7, "memory_seconds": 1.2,
+                                     "disk_write_mib_s": 1400.2},
+                          "after": {"cpu_seconds": 0.9, "cpu2_seconds": 1.8, "memory_seconds": 1.5,
+                                    "disk_write_mib_s": 70.0}}})))
     old, new = summary_table(tmp_path).splitlines()[2:]
     assert old.endswith("| 30 s | 50% | 20 / 2.0 ms | 5 ms | 1.5-1.5 | n/a |")
-    assert new.endswith("| 30 s / 24 s | 50% / 40% | 20 / 2.0 ms | 5 ms | 1.5-1.5 | 0.85 / 0.90 s; 1,400 / 70 MiB/s |")
+    assert new.endswith("| 30 s / 24 s | 50% / 40% | 20 / 2.0 ms | 5 ms | 1.5-1.5 | 0.85 / 0.90 s CPU; "
+                        "1.70 / 1.80 s CPU x2; 1.20 / 1.50 s memory; 1,400 / 70 MiB/s |")
