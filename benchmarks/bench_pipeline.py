@@ -289,19 +289,22 @@ def render_markdown(result: dict) -> str:
              f"({result['held_back']['files']} files) held back for the new-day runs.",
              "", "Load avg = the machine's mean 1-minute load average during the stage (2 cores: above 2, other work "
              "competed for the CPU and the stage's time is inflated). Steal = CPU time the hypervisor gave to other "
-             "machines, iowait = CPU time waiting on the disk (both % of all CPU time), IO full = % of the stage's wall "
+             "machines, iowait = CPU time waiting on the disk, kernel = CPU time in the kernel (faulting fresh memory "
+             "in, IO; all % of all CPU time), IO full = % of the stage's wall "
              "time in which every runnable task waited on IO (/proc/pressure/io); high values mean a slower machine, "
              "not slower code.",
-             "", "| stage | wall | peak RSS (tree) | rows | rows/s | rows are | of which checks | load avg | steal | iowait | IO full |",
-             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+             "", "| stage | wall | peak RSS (tree) | rows | rows/s | rows are | of which checks | load avg | steal | iowait "
+             "| kernel | IO full |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     days = result.get("new_days") or [result["new_day"]]
     rows = [(s["stage"], s) for s in result["stages"]] + [(f"new day {d.get('date', '')}".strip(), d) for d in days]
     for label, s in rows:
         lines.append(f"| {label} | {s['seconds']:.1f} s | {s['peak_rss_gib']:.2f} GiB | {s['rows']:,} | "
                      f"{(s['rows_per_second'] or 0):,} | {s['rows_what']} | {s['check_seconds']:.1f} s | {s.get('mean_load_avg')} | "
-                     f"{_pct(s, 'cpu_steal_pct')} | {_pct(s, 'iowait_pct')} | {_pct(s, 'io_pressure_full_pct')} |")
+                     f"{_pct(s, 'cpu_steal_pct')} | {_pct(s, 'iowait_pct')} | {_pct(s, 'kernel_pct')} | "
+                     f"{_pct(s, 'io_pressure_full_pct')} |")
     fb = result["full_build"]
-    lines += [f"| **full build** (ingest..publish) | **{fb['seconds']:.1f} s** | **{fb['peak_rss_gib']:.2f} GiB** | | | | {fb['check_seconds']:.1f} s | | | | |"]
+    lines += [f"| **full build** (ingest..publish) | **{fb['seconds']:.1f} s** | **{fb['peak_rss_gib']:.2f} GiB** | | | | {fb['check_seconds']:.1f} s | | | | | |"]
     probes = result.get("machine_probe", {})
     if probes:
         lines += ["", "Machine probe (benchmarks/machine_probe.py; the same work every run):", "",

@@ -10,7 +10,8 @@ comparable with another when the machine was as fast both times, so every run re
   (the SQL floor) was 15% slower than the day before showed the same one-thread CPU figure, so a
   one-thread query alone does not tell a slow day.
 - ``SystemSample`` deltas per stage (``contention``): the share of CPU time the hypervisor gave to
-  others (steal), the share spent waiting on IO (iowait), both from /proc/stat, and the share of
+  others (steal), the share spent waiting on IO (iowait) and in the kernel (system, irq, softirq:
+  faulting fresh memory in, IO), all from /proc/stat, and the share of
   the stage's wall time in which every runnable task waited on IO (/proc/pressure/io "full").
 """
 
@@ -59,7 +60,7 @@ def sample() -> SystemSample:
 
 
 def contention(first: SystemSample, last: SystemSample) -> dict:
-    """Steal and iowait as % of all CPU time, IO pressure (full) as % of wall time, between two samples;
+    """Steal, iowait and kernel time as % of all CPU time, IO pressure (full) as % of wall time, between two samples;
     a figure the kernel does not give (no PSI, no /proc) is left out."""
     out: dict = {}
     if first.cpu and last.cpu:
@@ -68,6 +69,8 @@ def contention(first: SystemSample, last: SystemSample) -> dict:
         if total > 0:
             out["cpu_steal_pct"] = round(100 * delta[7] / total, 1)
             out["iowait_pct"] = round(100 * delta[4] / total, 1)
+            # the kernel's share: page faults of freshly allocated memory, IO; it varies with the host
+            out["kernel_pct"] = round(100 * (delta[2] + delta[5] + delta[6]) / total, 1)
     if first.io_full_us is not None and last.io_full_us is not None and last.at > first.at:
         out["io_pressure_full_pct"] = round(100 * (last.io_full_us - first.io_full_us) / ((last.at - first.at) * 1e6), 1)
     return out

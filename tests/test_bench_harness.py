@@ -159,17 +159,19 @@ def test_held_back_days_are_delivered_one_at_a_time(tmp_path):
     assert (landing / "billing" / "holdings_20261031_full.csv").read_text() == "holdings_20261031_full.csv"
 
 
-def test_contention_is_steal_and_iowait_of_cpu_time_and_io_pressure_of_wall_time():
+def test_contention_is_steal_iowait_and_kernel_of_cpu_time_and_io_pressure_of_wall_time():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from machine_probe import SystemSample, contention
 
-    # user nice system idle iowait irq softirq steal: 200 jiffies pass, 20 stolen, 50 waiting on IO
-    first = SystemSample(100.0, [1000, 0, 100, 5000, 10, 0, 0, 5], 1_000_000)
-    last = SystemSample(102.0, [1100, 0, 130, 5000, 60, 0, 0, 25], 1_500_000)
-    assert contention(first, last) == {"cpu_steal_pct": 10.0, "iowait_pct": 25.0, "io_pressure_full_pct": 25.0}
+    # user nice system idle iowait irq softirq steal: 200 jiffies pass, 20 stolen, 50 waiting on IO,
+    # 30 + 2 + 8 in the kernel
+    first = SystemSample(100.0, [1000, 0, 100, 5000, 10, 1, 1, 5], 1_000_000)
+    last = SystemSample(102.0, [1090, 0, 130, 5000, 60, 3, 9, 25], 1_500_000)
+    assert contention(first, last) == {"cpu_steal_pct": 10.0, "iowait_pct": 25.0, "kernel_pct": 20.0,
+                                       "io_pressure_full_pct": 25.0}
     # no /proc/pressure (older kernels): that figure is left out, not made up
     assert contention(SystemSample(0.0, first.cpu, None), SystemSample(1.0, last.cpu, None)) == {
-        "cpu_steal_pct": 10.0, "iowait_pct": 25.0}
+        "cpu_steal_pct": 10.0, "iowait_pct": 25.0, "kernel_pct": 20.0}
 
 
 def test_summary_table_shows_every_new_day_and_the_probe(tmp_path):
