@@ -13,8 +13,9 @@
 
 Per stage: wall time, peak RSS of the child's process tree while the stage ran (dbt runs as a
 grandchild; /proc sampled every 0.2 s), rows per second, and how contended the machine was
-(machine_probe.py: CPU steal, iowait, IO pressure); a fixed CPU and disk probe runs before the
-build and after the last new day. Results go to <results-dir>/pipeline_<people>_<date>.json and
+(machine_probe.py: load average, CPU steal, iowait, kernel time, IO pressure); a fixed probe
+(CPU on one thread and two, a memory-bound query, a disk write) runs before the build and after
+the last new day. Results go to <results-dir>/pipeline_<people>_<date>.json and
 .md. Nothing here is a test: no assertions on times.
 """
 
@@ -37,7 +38,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from bench_generate import machine  # noqa: E402
-from machine_probe import SystemSample, contention, probe, sample  # noqa: E402
+from machine_probe import SystemSample, contention, mean_load as mean_load_of, probe, sample  # noqa: E402
 
 STAGE_RUNNER = HERE / "pipeline_stages.py"
 FLOOR_SQL = HERE / "sql_floor.sql"
@@ -77,7 +78,6 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.samples: list[tuple[float, int]] = []
-        self.loads: list[tuple[float, float]] = []
         self.system: list[SystemSample] = []
         self._halt = threading.Event()
 
@@ -85,21 +85,19 @@ class TreeSampler(threading.Thread):
         while not self._halt.is_set():
             self.samples.append((time.time(), _tree_rss(self.pid)))
             self.system.append(sample())
-            try:
-                self.loads.append((time.time(), float(Path("/proc/loadavg").read_text().split()[0])))
-            except (OSError, ValueError):
-                pass
             self._halt.wait(self.interval)
 
+    def _system_between(self, start: float, end: float) -> list[SystemSample]:
+        return [s for s in self.system if start <= s.at <= end]
+
     def contention(self, start: float, end: float) -> dict:
-        """CPU steal, iowait and IO pressure while a stage ran (machine_probe.contention)."""
-        inside = [s for s in self.system if start <= s.at <= end]
+        """CPU steal, iowait, kernel time and IO pressure while a stage ran (machine_probe.contention)."""
+        inside = self._system_between(start, end)
         return contention(inside[0], inside[-1]) if len(inside) > 1 else {}
 
     def mean_load(self, start: float, end: float) -> float | None:
         """The machine's mean 1-minute load average while a stage ran (other work on the cores shows here)."""
-        inside = [load for t, load in self.loads if start <= t <= end]
-        return round(statistics.mean(inside), 2) if inside else None
+        return mean_load_of(self._system_between(start, end))
 
     def stop(self) -> None:
         self._halt.set()
@@ -296,7 +294,7 @@ def render_markdown(result: dict) -> str:
              "", "| stage | wall | peak RSS (tree) | rows | rows/s | rows are | of which checks | load avg | steal | iowait "
              "| kernel | IO full |",
              "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
-    days = result.get("new_days") or [result["new_day"]]
+    days = _new_days(result)
     rows = [(s["stage"], s) for s in result["stages"]] + [(f"new day {d.get('date', '')}".strip(), d) for d in days]
     for label, s in rows:
         lines.append(f"| {label} | {s['seconds']:.1f} s | {s['peak_rss_gib']:.2f} GiB | {s['rows']:,} | "
@@ -309,12 +307,12 @@ def render_markdown(result: dict) -> str:
     if probes:
         lines += ["", "Machine probe (benchmarks/machine_probe.py; the same work every run):", "",
                   "| when | CPU, one thread | CPU, two threads | memory-bound, two threads | disk: write + fsync | "
-                  "sync first | steal | iowait | IO full |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "sync first | steal | iowait | kernel | IO full |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {when} | {p['cpu_seconds']:.2f} s | {_seconds(p, 'cpu2_seconds')} | {_seconds(p, 'memory_seconds')} | "
                   f"{p['disk_write_mib_s']:,.0f} MiB/s ({p['disk_mib']} MiB) | "
                   f"{p['sync_seconds']:.1f} s | {_pct(p, 'cpu_steal_pct')} | {_pct(p, 'iowait_pct')} | "
-                  f"{_pct(p, 'io_pressure_full_pct')} |" for when, p in probes.items()]
+                  f"{_pct(p, 'kernel_pct')} | {_pct(p, 'io_pressure_full_pct')} |" for when, p in probes.items()]
     lines += ["", "| measure | value |", "|---|---:|"]
     t, sq, fl = result["transform"], result["serving"], result["floor"]
     lines += [
@@ -373,6 +371,11 @@ def _probe_cell(run: dict) -> str:
     return "; ".join([*cells, " / ".join(f"{p['disk_write_mib_s']:,.0f}" for p in probes) + " MiB/s"])
 
 
+def _new_days(result: dict) -> list[dict]:
+    """The run's new days (runs before 2026-12-06 measured one, as ``new_day``)."""
+    return result.get("new_days") or [result["new_day"]]
+
+
 def _held_days(result: dict) -> list[dict]:
     held = result["held_back"]
     return held.get("days") or [{"date": held["date"], "files": held["files"]}]
@@ -423,7 +426,7 @@ def summary_table(results_dir: Path) -> str:
     for r in runs:
         by = {s["stage"]: s for s in r["stages"]}
         t, sq = r["transform"], r["serving"]
-        days = r.get("new_days") or [r["new_day"]]
+        days = _new_days(r)
         loads = [s["mean_load_avg"] for s in r["stages"] if s.get("mean_load_avg") is not None]
         cells = [r["date"], r.get("commit", "n/a"), f"{r['people']:,}", _history_cell(r),
                  *(f"{by[n]['seconds']:.0f} s" for n in names),

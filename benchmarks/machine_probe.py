@@ -35,6 +35,7 @@ class SystemSample:
     at: float                 # time.time()
     cpu: list[int] | None     # /proc/stat cpu jiffies: user nice system idle iowait irq softirq steal
     io_full_us: int | None    # /proc/pressure/io full total (microseconds)
+    load: float | None = None  # /proc/loadavg, 1 minute
 
 
 def _cpu_jiffies() -> list[int] | None:
@@ -55,8 +56,21 @@ def _io_full_us() -> int | None:
     return None
 
 
+def _load_average() -> float | None:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def sample() -> SystemSample:
-    return SystemSample(time.time(), _cpu_jiffies(), _io_full_us())
+    return SystemSample(time.time(), _cpu_jiffies(), _io_full_us(), _load_average())
+
+
+def mean_load(samples: list[SystemSample]) -> float | None:
+    """The mean 1-minute load average of the samples that have one (2 cores: above 2, work queued)."""
+    loads = [s.load for s in samples if s.load is not None]
+    return round(statistics.mean(loads), 2) if loads else None
 
 
 def contention(first: SystemSample, last: SystemSample) -> dict:

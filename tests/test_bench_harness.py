@@ -174,6 +174,19 @@ def test_contention_is_steal_iowait_and_kernel_of_cpu_time_and_io_pressure_of_wa
         "cpu_steal_pct": 10.0, "iowait_pct": 25.0, "kernel_pct": 20.0}
 
 
+def test_a_stages_load_average_is_the_mean_of_the_samples_inside_it():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_pipeline import TreeSampler
+    from machine_probe import SystemSample
+
+    sampler = TreeSampler(pid=0)  # not started: the samples are hand-made
+    sampler.system = [SystemSample(t, None, None, load) for t, load in
+                      [(1.0, 4.0), (2.0, 1.0), (3.0, None), (4.0, 2.5), (5.0, 9.0)]]
+    assert sampler.mean_load(2.0, 4.0) == 1.75  # 1.0 and 2.5; the sample with no /proc/loadavg is left out
+    assert sampler.mean_load(2.5, 3.5) is None
+    assert sampler.mean_load(6.0, 7.0) is None
+
+
 def test_summary_table_shows_every_new_day_and_the_probe(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_pipeline import BUILD_STAGES, summary_table

@@ -186,8 +186,8 @@ def test_the_built_worlds_transactions_are_exported_by_month_with_every_row(buil
 
 @pytest.mark.e2e
 def test_the_months_benchmark_runs_on_a_built_world_and_leaves_it_as_it_was(built_world):
-    """Smoke of benchmarks/bench_parquet_months.py (no timed assertions): it reads the world's
-    analyst copy, reports each fact's rows, and changes nothing in the world."""
+    """Smoke of benchmarks/bench_parquet_months.py with its worst day (no timed assertions): it reads
+    the world's analyst copy, reports each fact's rows, and changes nothing in the world."""
     import subprocess
     import sys
     from pathlib import Path
@@ -196,7 +196,7 @@ def test_the_months_benchmark_runs_on_a_built_world_and_leaves_it_as_it_was(buil
     stamp = (copy.stat().st_mtime_ns, copy.stat().st_size)
     before = sorted(p.name for p in built_world.root.iterdir())
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_parquet_months.py"
-    run = subprocess.run([sys.executable, str(script), "--world", str(built_world.root)],
+    run = subprocess.run([sys.executable, str(script), "--world", str(built_world.root), "--every-month"],
                          capture_output=True, text=True, timeout=600)
     print(run.stdout)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -205,5 +205,30 @@ def test_the_months_benchmark_runs_on_a_built_world_and_leaves_it_as_it_was(buil
             rows = con.execute(f"select count(*) from marts.{table}").fetchall()[0][0]
             assert f"marts.{table}: {rows:,} rows in 12 months" in run.stdout
     assert run.stdout.count("one file ") == run.stdout.count("by month ") == 2
+    assert run.stdout.count("a day that changed every month, by month: new day") == 2
     assert (copy.stat().st_mtime_ns, copy.stat().st_size) == stamp
     assert sorted(p.name for p in built_world.root.iterdir()) == before
+
+
+def test_months_of_a_timestamp_column_split_at_midnight_across_the_new_year(tmp_path):
+    """The month bounds of one COPY per month: the last second of December is December's, the first of
+    January is January's, and the year rolls over (month 12 is followed by 01 of the next year)."""
+    from dagster_project.serving.parquet_partitions import _month_bounds, export_partitioned
+
+    assert _month_bounds("2024-12") == ("2024-12-01", "2025-01-01")
+    assert _month_bounds("2025-09") == ("2025-09-01", "2025-10-01")
+    path = tmp_path / "copy.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.events as select * from (values "
+                    "(1, timestamp '2024-11-30 23:59:59'), (2, timestamp '2024-12-01 00:00:00'), "
+                    "(3, timestamp '2024-12-31 23:59:59.999'), (4, timestamp '2025-01-01 00:00:00'), "
+                    "(5, timestamp '2025-01-31 12:00:00'), (6, null)) t(event_id, happened_at)")
+        entry, written = export_partitioned(con, "marts", "events", "happened_at", tmp_path / "out", None, "f1")
+    assert written == 4
+    assert {p["partition"]: p["rows"] for p in entry["parts"]} == {"2024-11": 1, "2024-12": 2, "2025-01": 2, None: 1}
+    with duckdb.connect() as con:
+        back = con.execute(f"select happened_at_month, list(event_id order by event_id) from read_parquet("
+                           f"'{tmp_path / 'out' / 'marts' / 'events'}/*/*.parquet', hive_partitioning = true) "
+                           "group by all order by all").fetchall()
+    assert back == [("2024-11", [1]), ("2024-12", [2, 3]), ("2025-01", [4, 5]), (None, [6])]
