@@ -232,3 +232,26 @@ def test_months_of_a_timestamp_column_split_at_midnight_across_the_new_year(tmp_
                            f"'{tmp_path / 'out' / 'marts' / 'events'}/*/*.parquet', hive_partitioning = true) "
                            "group by all order by all").fetchall()
     assert back == [("2024-11", [1]), ("2024-12", [2, 3]), ("2025-01", [4, 5]), (None, [6])]
+
+
+def test_a_month_exported_table_is_stored_in_date_order_in_the_copy(tmp_path, warehouse, classification):
+    """The copy stores the table in its date column's order (nulls last), so a month's COPY reads only
+    that month's row groups; a table without that column is written as it is."""
+    from dagster_project.serving.assets import _month_ordered
+    from dagster_project.dbt_assets import dbt_project
+
+    assert _month_ordered(dbt_project.manifest_path) == {("marts", "fct_transactions"): "occurred_on"}
+    # dates in the warehouse's rows: newest first, with an undated payment in the middle
+    _change(warehouse, "create table marts.fct_payments as select 'pay' || i as payment_id, "
+                       "case when i = 5 then null else date '2025-03-01' - cast(i as integer) end as occurred_on "
+                       "from range(10) t(i)")
+    path = tmp_path / "serving.duckdb"
+    report = _publish(warehouse, path, "analyst", classification,
+                      order_by={("marts", "fct_payments"): "occurred_on", ("marts", "dim_customer"): "occurred_on"})
+    assert "marts.fct_payments" in report.rewritten
+    with duckdb.connect(str(path), read_only=True) as con:
+        stored = [r[0] for r in con.execute("select payment_id from marts.fct_payments order by rowid").fetchall()]
+        customers = con.execute("select count(*) from marts.dim_customer").fetchall()[0][0]
+    assert stored == ["pay9", "pay8", "pay7", "pay6", "pay4", "pay3", "pay2", "pay1", "pay0", "pay5"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert customers == con.execute("select count(*) from marts.dim_customer").fetchall()[0][0]

@@ -43,6 +43,11 @@ def _actions_markdown(report: PublishReport) -> str:
     return "\n".join(lines)
 
 
+def _month_ordered(manifest_path) -> dict[tuple[str, str], str]:
+    """The tables the Parquet export writes by month, stored in their date column's order."""
+    return {tuple(name.split(".", 1)): column for name, column in partitioned_tables(manifest_path).items()}
+
+
 def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: str) -> dg.MaterializeResult:
     settings: Settings = get_settings()
     if level == "analyst" and settings.pseudonym_salt == DEFAULT_PSEUDONYM_SALT:
@@ -53,7 +58,8 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
     with duckdb.get_connection() as con:
         report = publish_copy(con, COPY_PATHS[level](settings), policy, load_classification(),
                               settings.pseudonym_salt, shared=_PER_RUN.for_run(context.run_id),
-                              keyed=keyed_tables(dbt_project.manifest_path))
+                              keyed=keyed_tables(dbt_project.manifest_path),
+                              order_by=_month_ordered(dbt_project.manifest_path))
     if report.unclassified_dropped:
         context.log.warning(f"Personal-looking columns nobody classified, left out of the {level} copy: "
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "

@@ -60,6 +60,7 @@ class TablePlan:
     actions: dict[str, str]                 # personal column -> action applied
     unclassified_dropped: tuple[str, ...]   # personal-looking columns nobody classified, left out
     pseudonymised: tuple[str, ...]          # output columns that must hold tokens only
+    order_by: str | None = None             # column the rewritten table is stored in the order of
 
 
 @dataclass
@@ -102,8 +103,9 @@ def serving_tables(con: duckdb.DuckDBPyConnection, schemas: Iterable[str] = SERV
 
 
 def plan_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, classification: Classification,
-               policy: LevelPolicy, salt: str) -> TablePlan:
-    """The select list that applies the level's policy to each column of one table."""
+               policy: LevelPolicy, salt: str, order_by: str | None = None) -> TablePlan:
+    """The select list that applies the level's policy to each column of one table (and ``order_by``,
+    kept where the table has that column)."""
     columns = con.execute("select column_name, data_type from information_schema.columns "
                           "where table_catalog = current_database() and table_schema = ? and table_name = ? "
                           "order by ordinal_position", [schema, table]).fetchall()
@@ -126,7 +128,8 @@ def plan_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, classifi
             select.append(item)
         if action == "pseudonymise":
             tokens.append(name)
-    return TablePlan(schema, table, tuple(select), actions, tuple(dropped), tuple(tokens))
+    order_by = order_by if order_by in {name for name, _ in columns} else None
+    return TablePlan(schema, table, tuple(select), actions, tuple(dropped), tuple(tokens), order_by)
 
 
 def _remove(path: Path) -> None:
@@ -143,12 +146,17 @@ def _fsync(path: Path) -> None:
 
 
 def copy_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan) -> int:
-    """Write one table into the attached copy; returns the source's row count."""
+    """Write one table into the attached copy; returns the source's row count.
+
+    With ``plan.order_by`` the rows are stored in that column's order: DuckDB keeps each row group's
+    min and max, so a query (or the Parquet export's ``COPY`` of one month) on a range of it reads
+    only the row groups it needs. Rows a later patch adds go at the end, out of that order."""
     if not plan.select_list:
         raise PublishError(f"{plan.schema}.{plan.table}: the policy leaves no column")
     source = f"{quote(source_catalog)}.{quote(plan.schema)}.{quote(plan.table)}"
+    order = f" order by {quote(plan.order_by)}" if plan.order_by else ""
     con.execute(f"create table {quote(alias)}.{quote(plan.schema)}.{quote(plan.table)} as "
-                f"select {', '.join(plan.select_list)} from {source}")
+                f"select {', '.join(plan.select_list)} from {source}{order}")
     return con.execute(f"select count(*) from {source}").fetchall()[0][0]
 
 
@@ -181,7 +189,8 @@ def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int], writt
 
 def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPolicy, classification: Classification,
                  salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True,
-                 shared: RunShared | None = None, keyed: Mapping[tuple[str, str], str] | None = None) -> PublishReport:
+                 shared: RunShared | None = None, keyed: Mapping[tuple[str, str], str] | None = None,
+                 order_by: Mapping[tuple[str, str], str] | None = None) -> PublishReport:
     """Write the serving copy for one access level to a temporary file, check it, swap it in.
 
     With ``incremental`` (default) the temporary file starts as a byte copy of the previous copy:
@@ -189,6 +198,9 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     ``shared``: what the other copy of this run already computed (fingerprint summaries, patch plans).
     ``keyed``: (schema, table) -> key of the tables that can be patched from the rows written since
     (keyed_patch.keyed_tables).
+    ``order_by``: (schema, table) -> column a rewritten table is stored in the order of (the date
+    column of the tables the Parquet export writes by month: its ``COPY`` of a month then reads a
+    month's row groups, not the whole table).
     """
     started = time.monotonic()
     target = Path(target)
@@ -200,7 +212,8 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     attached = False
     try:
         tables = serving_tables(con, schemas)
-        plans = [plan_table(con, schema, table, classification, policy, salt) for schema, table in tables]
+        plans = [plan_table(con, schema, table, classification, policy, salt, (order_by or {}).get((schema, table)))
+                 for schema, table in tables]
         summaries = shared.summaries if shared else {}
         if incremental and _previous_is_current(con, target, alias, source_catalog, schemas, plans, summaries, report):
             if shared is not None:
