@@ -3,7 +3,7 @@
 Why: a fact table grows with history and a day changes a sliver of it, but a changed table was
 exported whole: at a million people the 15 M-row transactions file took 11-15 s to write every day
 for the 26 k rows the day added. Partitioned by the month of a date column
-(``<schema>/<table>/<column>_month=YYYY-MM/data_N.parquet``, the layout Spark, DuckDB, pandas and
+(``<schema>/<table>/<column>_month=YYYY-MM/data_0.parquet``, the layout Spark, DuckDB, pandas and
 pyarrow read as one dataset, the month coming back as a column), the day's rows land in the newest
 month and the other months keep their files: 3.1 s, the scan below included.
 
@@ -43,6 +43,7 @@ from dagster_project.serving.policy import literal, quote
 
 PARTITION_META = "export_partition_by"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+MONTH_FILE = "data_0.parquet"  # one file a month; the name DuckDB's partitioned writer gave the first file
 DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 
 
@@ -174,29 +175,25 @@ def _write_months(con: duckdb.DuckDBPyConnection, source: str, column: str, fold
         shutil.rmtree(leftover, ignore_errors=True)
     tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.tmp"
     try:
-        for month in months:
+        for month in months:  # every month written before any is swapped in
             (tmp / _folder_name(column, month)).mkdir(parents=True)
             where, bounds = _month_filter(column, month)
-            target = tmp / _folder_name(column, month) / "data_0.parquet"
+            target = tmp / _folder_name(column, month) / MONTH_FILE
             con.execute(f"copy (select * from {source} where {where}) to {literal(str(target))} "
                         "(format parquet, compression zstd, compression_level 1)", bounds)
         written = {}
         for month in months:
             name = _folder_name(column, month)
-            new_files = sorted((tmp / name).glob("*.parquet"))
+            new = tmp / name / MONTH_FILE
+            with open(new, "rb") as f:
+                os.fsync(f.fileno())
             (folder / name).mkdir(parents=True, exist_ok=True)
-            files = []
-            for new in new_files:
-                with open(new, "rb") as f:
-                    os.fsync(f.fileno())
-                final = folder / name / new.name
-                os.replace(new, final)
-                files.append({"file": str(final.relative_to(out_dir)), "rows": pq.ParquetFile(final).metadata.num_rows,
-                              "bytes": final.stat().st_size, "sha256": sha256_file(final)})
-            names = {new.name for new in new_files}
-            for old in [p for p in (folder / name).iterdir() if p.name not in names]:
-                old.unlink()
-            written[month] = files
+            final = folder / name / MONTH_FILE
+            os.replace(new, final)
+            for old in [p for p in (folder / name).iterdir() if p.name != MONTH_FILE]:
+                old.unlink()  # e.g. data_1.parquet of DuckDB's partitioned writer, which exports before 2026-12-06 used
+            written[month] = [{"file": str(final.relative_to(out_dir)), "rows": pq.ParquetFile(final).metadata.num_rows,
+                               "bytes": final.stat().st_size, "sha256": sha256_file(final)}]
         return written
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
