@@ -4,6 +4,7 @@ import json
 from datetime import datetime
 
 import duckdb
+import numpy as np
 import pytest
 
 from dagster_project.serving import fingerprint as fingerprint_module
@@ -357,6 +358,34 @@ def test_a_row_changed_without_a_new_refreshed_at_is_caught_and_patched_row_by_r
     _publish(warehouse, full, "analyst", classification, incremental=False)
     assert _content(daily) == _content(full)
     assert ("e10", 42, datetime.fromisoformat(T1)) in _content(daily)["marts.fct_events"][1]
+
+
+def test_a_keyed_patch_that_deletes_too_much_leaves_the_rest_to_the_row_by_row_patch(tmp_path, warehouse,
+                                                                                      classification):
+    _events(warehouse)
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "analyst", classification, keyed=KEYED)
+    # 300 of 1,000 rows re-derived: 300 written, but 300 deleted + 300 inserted is over half the table
+    _change(warehouse, "delete from marts.fct_events where cast(substr(event_id, 2) as integer) <= 300; "
+                       "insert into marts.fct_events select 'e' || i, i, "
+                       f"timestamp '{T2}' from range(1, 301) as r(i)")
+    report = _publish(warehouse, daily, "analyst", classification, keyed=KEYED)
+    # the keyed patch stopped after its delete; comparing every row found the 300 rows to insert
+    assert report.patched == ["marts.fct_events"] and report.patched_by_key == []
+    _publish(warehouse, full, "analyst", classification, incremental=False)
+    assert _content(daily) == _content(full)
+
+
+def test_the_deleted_rows_hash_sum_is_exact_past_64_bits():
+    from dagster_project.serving.keyed_patch import exact_sum
+
+    top = 2**64 - 1
+    assert exact_sum(np.array([top, top, 1, 2**32], dtype=np.uint64)) == 2 * top + 1 + 2**32
+    assert exact_sum(np.array([], dtype=np.uint64)) == 0
+    with duckdb.connect() as con:
+        hashes = con.execute("select hash(i) as h from range(100000) as r(i)").fetchnumpy()["h"]
+        assert exact_sum(hashes) == con.execute("select sum(cast(hash(i) as hugeint)) from range(100000) as r(i)"
+                                                ).fetchall()[0][0]
 
 
 def test_the_facts_and_the_holdings_history_are_the_keyed_tables_of_the_dbt_project():

@@ -26,10 +26,15 @@ METADATA_SCHEMA = "_publish"
 FINGERPRINTS = "table_fingerprints"
 
 
+def row_hash_sql(columns: list[str]) -> str:
+    """SQL for one row's 64-bit hash over ``columns``: what row_hash_sum_sql adds up."""
+    return f"hash({', '.join(quote(c) for c in columns)})"
+
+
 def row_hash_sum_sql(columns: list[str]) -> str:
     """SQL for the order-free sum of the rows' 64-bit hashes over ``columns`` (0 for no rows): the one
     sum the fingerprint, the kept copy sums and the keyed patch's check all compare."""
-    return f"coalesce(sum(cast(hash({', '.join(quote(c) for c in columns)}) as hugeint)), 0)"
+    return f"coalesce(sum(cast({row_hash_sql(columns)} as hugeint)), 0)"
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ patch, which compares everything.
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from dagster_project.serving.classification import dbt_models
-from dagster_project.serving.fingerprint import SourceSummary, row_hash_sum_sql
+from dagster_project.serving.fingerprint import SourceSummary, row_hash_sql, row_hash_sum_sql
 from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, table_columns
 from dagster_project.serving.policy import quote
 
@@ -40,6 +41,15 @@ def keyed_tables(manifest_path: Path) -> dict[tuple[str, str], str]:
                 and isinstance(key, str) and REFRESHED_AT in node.get("columns", {})):
             found[table] = key
     return found
+
+
+def exact_sum(values: np.ndarray) -> int:
+    """The exact sum of unsigned 64-bit values (what SQL's sum over hugeint gives), without a Python
+    int per value: the high and low 32 bits are summed apart, neither can overflow 64 bits."""
+    values = np.asarray(values, dtype=np.uint64)
+    high = int((values >> np.uint64(32)).sum(dtype=np.uint64))
+    low = int((values & np.uint64(0xFFFFFFFF)).sum(dtype=np.uint64))
+    return (high << 32) + low
 
 
 def published_as_it_is(select_list: tuple[str, ...], columns: list[tuple[str, str]]) -> bool:
@@ -64,19 +74,22 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
     since = con.execute(f"select max({quote(REFRESHED_AT)}) from {target}").fetchall()[0][0]
     if since is None:
         return None
-    hash_sum = row_hash_sum_sql([name for name, _ in columns])
+    names = [name for name, _ in columns]
     written = f"from {warehouse} where {quote(REFRESHED_AT)} > ?"
-    inserted, inserted_sum = con.execute(f"select count(*), {hash_sum} {written}",
+    inserted, inserted_sum = con.execute(f"select count(*), {row_hash_sum_sql(names)} {written}",
                                          [since]).fetchall()[0]
+    if inserted > MAX_CHANGED_SHARE * max(source.rows, 1):
+        return None
     try:
         con.execute(f"create or replace temp table _publish_keys as select distinct {quote(key)} as k {written}",
                     [since])
-        replaced = f"from {target} where {quote(key)} in (select k from temp.main._publish_keys)"
-        deleted, deleted_sum = con.execute(f"select count(*), {hash_sum} {replaced}").fetchall()[0]
+        # the deleted rows' hashes come back from the delete itself: one pass over the copy's keys
+        # instead of a count-and-sum pass and then the delete (2 s for the 42 M interactions, cold)
+        gone = con.execute(f"delete from {target} where {quote(key)} in (select k from temp.main._publish_keys) "
+                           f"returning {row_hash_sql(names)} as h").fetchnumpy()["h"]
+        deleted, deleted_sum = len(gone), exact_sum(gone)
         if deleted + inserted > MAX_CHANGED_SHARE * max(source.rows, 1):
-            return None
-        if deleted:
-            con.execute(f"delete {replaced}")
+            return None  # half-patched: the caller's row-by-row patch compares it whole, then rewrites it
         if inserted:
             con.execute(f"insert into {target} select * {written}", [since])
     finally:

@@ -13,9 +13,71 @@
     fixed set of residents. Residents are counted by a running sum of arrivals and departures,
     and only segments small enough to be a household are joined back to their residents, so
     a placeholder address shared by thousands never becomes a quadratic join.
+
+    Incremental by party (delete+insert; macros/household_scope.sql): a daily run recomputes
+    the parties that lived at an address key a changed party holds now or held at the last
+    build, from the periods of everyone who lived at any key of theirs, and replaces their rows
+    (the whole history, 2 M golden periods at a million people, was recomputed every day). A
+    recomputed party left without a household gets a row with no household_id, which the
+    post-hook deletes, so its old rows go too: the table holds exactly what a full build gives.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='party_id',
+    on_schema_change='fail',
+    pre_hook=["{{ stage_party_records(source('integration', 'party_xref')) }}",
+              "{{ stage_household_scope(ref('int_party_record_versions'), source('integration', 'party_xref'), var('household_max_members', 10)) }}"],
+    post_hook=["delete from {{ this }} where household_id is null",
+               "{{ save_household_keys(ref('hist_party_golden_attributes'), var('household_max_members', 10)) }}",
+               "{{ save_party_records(source('integration', 'party_xref')) }}",
+               "{{ save_survivorship_inputs() }}",
+               "{{ save_loaded_through(ref('int_party_record_versions')) }}"],
+) }}
+-- depends_on: {{ ref('source_trust') }}, {{ ref('survivorship_rules') }} (survivorship inputs, see save_survivorship_inputs)
+-- depends_on: {{ ref('int_party_record_versions') }}, {{ source('integration', 'party_xref') }} (changed parties)
 with
 
+{% if is_incremental() -%}
+changed_parties as (
+    select party_id from {{ household_changed_relation() }}
+),
+
+-- the keys the changed parties hold now; the kept keys of everyone else are still theirs
+changed_keys_now as (
+    {{ household_key_rows(ref('hist_party_golden_attributes'), 'changed_parties') }}
+),
+
+current_keys as (
+    select party_id, key_hash from changed_keys_now
+    union all
+    select party_id, key_hash from {{ household_keys_relation() }}
+    where party_id not in (select party_id from changed_parties)
+),
+
+changed_keys as (
+    select key_hash from changed_keys_now
+    union
+    select key_hash from {{ household_keys_relation() }} where party_id in (select party_id from changed_parties)
+),
+
+-- the parties whose rows are replaced: the changed ones and whoever lived at one of their keys
+recomputed_parties as (
+    select party_id from changed_parties
+    union
+    select party_id from current_keys where key_hash in (select key_hash from changed_keys)
+),
+
+-- every key those parties lived at, and everyone who lived there: their households' inputs
+recomputed_keys as (
+    select distinct key_hash from current_keys where party_id in (select party_id from recomputed_parties)
+),
+
+residents as (
+    select distinct party_id from current_keys where key_hash in (select key_hash from recomputed_keys)
+),
+
+{% endif -%}
 golden as (
     select party_id, valid_from, valid_to,
         case when address_line is not null and trim(address_line) <> ''
@@ -23,6 +85,9 @@ golden as (
         end as address_key
     from {{ ref('hist_party_golden_attributes') }} as g
     where party_type = 'individual'
+    {%- if is_incremental() %}
+        and party_id in (select party_id from residents)
+    {%- endif %}
 ),
 
 key_changes as (
@@ -43,6 +108,9 @@ address_periods as (
             or address_key <> previous_key
     ) as periods
     where address_key is not null
+    {%- if is_incremental() %}
+        and {{ dbt.hash('address_key') }} in (select key_hash from recomputed_keys)
+    {%- endif %}
 ),
 
 moves as (
@@ -98,6 +166,9 @@ memberships as (
         on s.address_key = p.address_key
         and p.valid_from <= s.segment_from
         and (p.valid_to is null or p.valid_to > s.segment_from)
+    {%- if is_incremental() %}
+    where p.party_id in (select party_id from recomputed_parties)
+    {%- endif %}
 ),
 
 -- the same household in consecutive segments (another member came or went) is one period
@@ -117,13 +188,25 @@ numbered as (
             partition by party_id order by valid_from rows between unbounded preceding and current row
         ) as period_number
     from household_changes
+),
+
+periods as (
+    select
+        party_id,
+        household_id,
+        min(valid_from) as valid_from,
+        case when count(valid_to) < count(*) then null else max(valid_to) end as valid_to,
+        count(valid_to) < count(*) as is_current
+    from numbered
+    group by party_id, household_id, period_number
 )
 
-select
-    party_id,
-    household_id,
-    min(valid_from) as valid_from,
-    case when count(valid_to) < count(*) then null else max(valid_to) end as valid_to,
-    count(valid_to) < count(*) as is_current
-from numbered
-group by party_id, household_id, period_number
+select * from periods
+{%- if is_incremental() %}
+union all
+-- a recomputed party with no household now: a row to replace its old ones (deleted by the post-hook)
+select party_id, cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_timestamp() }}),
+    cast(null as {{ dbt.type_timestamp() }}), cast(null as {{ dbt.type_boolean() }})
+from recomputed_parties
+where party_id not in (select party_id from periods)
+{%- endif %}
