@@ -360,6 +360,28 @@ def test_a_row_changed_without_a_new_refreshed_at_is_caught_and_patched_row_by_r
     assert ("e10", 42, datetime.fromisoformat(T1)) in _content(daily)["marts.fct_events"][1]
 
 
+@pytest.mark.parametrize("level", ["analyst", "restricted"])
+def test_a_per_party_history_is_patched_by_party_and_a_merged_away_party_leaves(tmp_path, warehouse, classification,
+                                                                               level):
+    # a per-party history in miniature: 300 parties with two periods each, written at T1
+    _change(warehouse, "create schema if not exists history; create table history.hist_people as "
+                       "select 'p' || (i // 2) as party_id, i % 2 as period, i % 5 as value, "
+                       f"timestamp '{T1}' as refreshed_at from range(600) as t(i)")
+    keyed = {("history", "hist_people"): "party_id"}
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, level, classification, keyed=keyed)
+    # the next run recomputes p1 (now three periods) and p2 (p3 merged into it: p3 is gone) and adds p300
+    _change(warehouse, "delete from history.hist_people where party_id in ('p1', 'p2', 'p3'); "
+                       "insert into history.hist_people values "
+                       f"('p1', 0, 9, timestamp '{T2}'), ('p1', 1, 9, timestamp '{T2}'), ('p1', 2, 9, timestamp '{T2}'), "
+                       f"('p2', 0, 4, timestamp '{T2}'), ('p300', 0, 1, timestamp '{T2}')")
+    report = _publish(warehouse, daily, level, classification, keyed=keyed)
+    assert report.patched_by_key == ["history.hist_people"] and report.tables["history.hist_people"] == 599
+    _publish(warehouse, full, level, classification, incremental=False)
+    assert _content(daily) == _content(full)
+    assert not [row for row in _content(daily)["history.hist_people"][1] if row[0] == "p3"]
+
+
 def test_a_keyed_patch_that_deletes_too_much_leaves_the_rest_to_the_row_by_row_patch(tmp_path, warehouse,
                                                                                       classification):
     _events(warehouse)
@@ -395,4 +417,6 @@ def test_the_facts_and_the_holdings_history_are_the_keyed_tables_of_the_dbt_proj
     assert keyed_tables(dbt_project.manifest_path) == {("marts", "fct_interactions"): "interaction_id",
                                                        ("marts", "fct_transactions"): "transaction_id",
                                                        ("marts", "fct_service_cases"): "case_id",
-                                                       ("history", "hist_holdings"): "holding_id"}
+                                                       ("history", "hist_holdings"): "holding_id",
+                                                       ("history", "hist_party_golden"): "party_id",
+                                                       ("history", "hist_party_golden_attributes"): "party_id"}

@@ -10,7 +10,9 @@ rows inserted.
 
 Applies to a dbt model that is incremental with strategy delete+insert, a single-column
 ``unique_key`` and a ``refreshed_at`` column, published as it is (no column masked: the copy's
-rows equal the warehouse's). Checked, not trusted: the copy's row-hash sum is kept beside its
+rows equal the warehouse's). The key may be a party's (the per-party histories rewrite every
+row of a party they recompute); a key the warehouse lost without writing a row again (a party
+merged away) shows as more rows in the copy than in the warehouse, and those rows are deleted too. Checked, not trusted: the copy's row-hash sum is kept beside its
 fingerprint (publish.py); after the patch the kept sum minus the deleted rows' hashes plus the
 inserted rows' hashes must equal the warehouse table's hash sum (computed for its fingerprint
 anyway), and the row counts must agree. Any disagreement (a row changed without a new
@@ -95,6 +97,13 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
     finally:
         con.execute("drop table if exists temp.main._publish_keys")
     after = con.execute(f"select count(*) from {target}").fetchall()[0][0]
+    if after > source.rows:
+        # keys the warehouse no longer has (a party merged away: its rows deleted, none written)
+        vanished = con.execute(f"delete from {target} where {quote(key)} not in (select {quote(key)} from {warehouse} "
+                               f"where {quote(key)} is not null) returning {row_hash_sql(names)} as h"
+                               ).fetchnumpy()["h"]
+        deleted, deleted_sum = deleted + len(vanished), deleted_sum + exact_sum(vanished)
+        after -= len(vanished)
     if after != source.rows or copy_hash_sum - deleted_sum + inserted_sum != source.hash_sum:
         return None  # the copy is left half-patched; the caller's row-by-row patch compares it whole
     return PatchResult(rows=after, deleted=deleted, inserted=inserted)

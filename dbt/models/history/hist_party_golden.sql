@@ -16,6 +16,8 @@
     input changed: the same rule as hist_party_golden_attributes, with this model's own kept
     mappings and watermark) or whose household periods differ from those it was last built
     with, and replaces their rows (15 s -> the changed parties' share at a million people).
+    refreshed_at: when the warehouse last wrote the row (the dbt run's start), so the serving
+    copies patch the rows written since by party (serving/keyed_patch.py).
 -#}
 {{ config(
     materialized='incremental',
@@ -123,5 +125,6 @@ select
     changed_at as valid_from,
     next_change_at as valid_to,
     next_change_at is null as is_current,
-    loaded_at
+    loaded_at,
+    {{ row_refreshed_at() }} as refreshed_at
 from periods

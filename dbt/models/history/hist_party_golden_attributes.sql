@@ -23,6 +23,8 @@
 
     Incremental by party (macros/incremental_by_party.sql): a daily run recomputes only the
     parties with a newly loaded version or a changed set of records, and replaces their rows.
+    refreshed_at: when the warehouse last wrote the row (the dbt run's start), so the serving
+    copies patch the rows written since by party (serving/keyed_patch.py).
 -#}
 {{ config(
     materialized='incremental',
@@ -169,6 +171,7 @@ select
     {{ crm_cif.golden_display_name('g') }} as display_name,
     g.changed_at as valid_from,
     lead(g.changed_at) over (partition by g.party_id order by g.changed_at) as valid_to,
-    g.loaded_at
+    g.loaded_at,
+    {{ row_refreshed_at() }} as refreshed_at
 from golden_at_points as g
 join parties on parties.party_id = g.party_id
