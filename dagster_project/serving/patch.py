@@ -67,13 +67,8 @@ def patch_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str,
         return _apply_plan(con, target, source, select_list, published, row_hash, by_rowid, reuse)
     new_rows = (f"select _publish_rid, {row_hash} as h from (select rowid as _publish_rid, {', '.join(select_list)} "
                 f"from {source}) as published" if by_rowid else
-                "select null::bigint as _publish_rid, _publish_h as h from temp.main._publish_view_rows")
+                f"select null::bigint as _publish_rid, {row_hash} as h from ({published}) as published")
     try:
-        if not by_rowid:
-            # a view's published rows are kept with their hashes: the rows to insert come from here, not
-            # from a second run of the view with its masking (dim_customer_history: 2 M rows at a million)
-            con.execute(f"create or replace temp table _publish_view_rows as "
-                        f"select {row_hash} as _publish_h, * from ({published}) as published")
         con.execute(f"create or replace temp table _publish_new as {new_rows}")
         con.execute(f"create or replace temp table _publish_old as select rowid as _publish_rid, {row_hash} as h "
                     f"from {target}")
@@ -102,12 +97,7 @@ def patch_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str,
             done_deleted = con.execute(
                 f"delete from {target} where rowid in (select o._publish_rid from temp.main._publish_old as o "
                 "where o.h in (select h from temp.main._publish_deleted))").fetchall()[0][0]
-        if inserted and not by_rowid:
-            names = ", ".join(quote(name) for name, _ in wanted)
-            done_inserted = con.execute(f"insert into {target} select {names} from temp.main._publish_view_rows "
-                                        "where _publish_h in (select h from temp.main._publish_inserted)"
-                                        ).fetchall()[0][0]
-        elif inserted:
+        if inserted:
             done_inserted = _insert(con, target, source, select_list, published, row_hash, by_rowid,
                                     "temp.main._publish_inserted")
         after = con.execute(f"select count(*) from {target}").fetchall()[0][0]
@@ -115,7 +105,6 @@ def patch_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str,
             return None  # cannot happen short of a hash collision; the caller rewrites the table
         return plan
     finally:
-        con.execute("drop table if exists temp.main._publish_view_rows")
         con.execute("drop table if exists temp.main._publish_new")
         con.execute("drop table if exists temp.main._publish_old")
         for temp in ("_publish_changed", "_publish_deleted", "_publish_inserted"):
