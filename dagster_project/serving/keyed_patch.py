@@ -12,10 +12,11 @@ Applies to a dbt model that is incremental with strategy delete+insert, a single
 ``unique_key`` and a ``refreshed_at`` column, published as it is (no column masked: the copy's
 rows equal the warehouse's). The key may be a party's (the per-party histories rewrite every
 row of a party they recompute); a key the warehouse lost without writing a row again (a party
-merged away) shows as more rows in the copy than in the warehouse, and those rows are deleted too. Checked, not trusted: the copy's row-hash sum is kept beside its
-fingerprint (publish.py); after the patch the kept sum minus the deleted rows' hashes plus the
-inserted rows' hashes must equal the warehouse table's hash sum (computed for its fingerprint
-anyway), and the row counts must agree. Any disagreement (a row changed without a new
+merged away) shows as more rows in the copy than in the warehouse, and those rows are deleted
+too. Checked, not trusted: the copy's row-hash sum is kept beside its fingerprint (publish.py);
+after the patch the kept sum minus the deleted rows' hashes plus the inserted rows' hashes must
+equal the warehouse table's hash sum (computed for its fingerprint anyway), and the row counts
+must agree. Any disagreement (a row changed without a new
 ``refreshed_at``, a clock that went back) returns None and the caller falls back to the row-by-row
 patch, which compares everything.
 """
