@@ -52,7 +52,7 @@ current_keys as (
     select party_id, key_hash from changed_keys_now
     union all
     select party_id, key_hash from {{ household_keys_relation() }}
-    where party_id not in (select party_id from changed_parties)
+    where party_id not in (select party_id from changed_parties where party_id is not null)
 ),
 
 changed_keys as (
