@@ -19,16 +19,11 @@ from dataclasses import dataclass
 
 import duckdb
 
-from dagster_project.serving.patch import table_columns
+from dagster_project.serving.patch import row_hash_sql, table_columns
 from dagster_project.serving.policy import quote
 
 METADATA_SCHEMA = "_publish"
 FINGERPRINTS = "table_fingerprints"
-
-
-def row_hash_sql(columns: list[str]) -> str:
-    """SQL for one row's 64-bit hash over ``columns``: what row_hash_sum_sql adds up."""
-    return f"hash({', '.join(quote(c) for c in columns)})"
 
 
 def row_hash_sum_sql(columns: list[str]) -> str:

@@ -27,8 +27,8 @@ import duckdb
 import numpy as np
 
 from dagster_project.serving.classification import dbt_models
-from dagster_project.serving.fingerprint import SourceSummary, row_hash_sql, row_hash_sum_sql
-from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, table_columns
+from dagster_project.serving.fingerprint import SourceSummary, row_hash_sum_sql
+from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, row_hash_sql, table_columns
 from dagster_project.serving.policy import quote
 
 REFRESHED_AT = "refreshed_at"

@@ -42,6 +42,12 @@ class PatchPlan:
     inserted_rows: pa.Table    # column _publish_rid (warehouse rowids) or, for a view, h
 
 
+def row_hash_sql(columns: list[str]) -> str:
+    """SQL for one row's 64-bit hash over ``columns``: what the patch compares and the fingerprint's
+    row_hash_sum_sql adds up."""
+    return f"hash({', '.join(quote(c) for c in columns)})"
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple[str, str]]:
     return con.execute("select column_name, data_type from information_schema.columns where table_catalog = ? "
                        "and table_schema = ? and table_name = ? order by ordinal_position",
@@ -60,7 +66,7 @@ def patch_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str,
     if wanted != table_columns(con, alias, schema, table):
         return None  # a column came, went or changed type: the table's shape is new
     target = f"{quote(alias)}.{quote(schema)}.{quote(table)}"
-    row_hash = f"hash({', '.join(quote(name) for name, _ in wanted)})"
+    row_hash = row_hash_sql([name for name, _ in wanted])
     # a table's rows are fetched again by rowid (no second masking and hashing pass); a view has none
     by_rowid = has_table(con, schema, table, catalog=source_catalog, views=False)
     if reuse is not None:
