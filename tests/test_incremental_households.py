@@ -8,7 +8,8 @@ herself, now anchors her own household: found only through the key Dayo held), C
 with Femi (Femi's household gains a member), Bola's record is merged into Ada's party (PB is
 gone) and Gbenga is untouched: his row is marked by hand before the run and the mark survives,
 while every other row equals ``--full-refresh`` on the same inputs. Run 3 changes
-``household_max_members``: every party is recomputed.
+``household_max_members``: every party is recomputed; so does run 4, on kept keys without a kept
+cap (the layout before the cap had its own table).
 """
 
 from __future__ import annotations
@@ -42,14 +43,15 @@ def households(warehouse) -> list[tuple]:
                            "from history.hist_household_members order by party_id, valid_from").fetchall()
 
 
-def state(warehouse) -> tuple[list, list]:
-    """The kept address keys (party, max_members) and any staged table left behind."""
+def state(warehouse) -> tuple[list, list, list]:
+    """The kept address keys per party, the kept cap and any staged table left behind."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        keys = con.execute("select party_id, count(*), min(max_members) "
+        keys = con.execute("select party_id, count(*) "
                            "from integration.hist_household_members__address_keys group by 1 order by 1").fetchall()
+        cap = con.execute("select max_members from integration.hist_household_members__address_keys_cap").fetchall()
         left = con.execute("select table_name from information_schema.tables "
                            "where table_name like 'hist_household_members__%changed%'").fetchall()
-    return keys, left
+    return keys, cap, left
 
 
 def household_of(rows: list[tuple], party: str) -> list[tuple]:
@@ -100,9 +102,23 @@ def builds(tmp_path_factory) -> dict:
     after_cap, after_cap_state = households(warehouse), state(warehouse)
     run_dbt(warehouse, work, "run", "--select", "hist_household_members", "--vars", cap_one, "--full-refresh")
     full_cap = households(warehouse)
+
+    # kept keys without a kept cap (a warehouse built before the cap had its own table, whose keys
+    # carried it in a column): every party is recomputed and the keys are kept anew
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"update history.hist_household_members set household_id = '{MARK}' where party_id = 'PG'")
+        con.execute("drop table integration.hist_household_members__address_keys_cap")
+        con.execute("alter table integration.hist_household_members__address_keys add column max_members integer")
+    run_dbt(warehouse, work, "run", "--select", "hist_household_members", "--vars", cap_one)
+    upgraded, upgraded_state = households(warehouse), state(warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        kept_columns = [c for c, in con.execute("select column_name from information_schema.columns where "
+                                                "table_name = 'hist_household_members__address_keys' "
+                                                "order by 1").fetchall()]
     return {"first": first, "incremental": incremental, "full": full, "executed": executed,
             "incremental_state": incremental_state, "after_cap": after_cap, "after_cap_state": after_cap_state,
-            "full_cap": full_cap}
+            "full_cap": full_cap, "upgraded": upgraded, "upgraded_state": upgraded_state,
+            "kept_columns": kept_columns}
 
 
 def test_first_build_has_the_two_shared_households(builds):
@@ -141,16 +157,24 @@ def test_a_newcomer_joins_the_household_of_the_longest_known_resident(builds):
 
 def test_a_merged_away_party_has_no_rows_and_its_keys_are_not_kept(builds):
     assert "PB" not in {r[0] for r in builds["incremental"]}
-    keys, left = builds["incremental_state"]
-    assert [party for party, _, _ in keys] == ["PA", "PC", "PD", "PE", "PF", "PG"]
-    assert dict((party, n) for party, n, _ in keys)["PC"] == 2  # 5 Allen and 20 Hill
-    assert dict((party, n) for party, n, _ in keys)["PD"] == 2  # 9 Lake and 7 Bay
+    keys, cap, left = builds["incremental_state"]
+    assert [party for party, _ in keys] == ["PA", "PC", "PD", "PE", "PF", "PG"]
+    assert dict(keys)["PC"] == 2  # 5 Allen and 20 Hill
+    assert dict(keys)["PD"] == 2  # 9 Lake and 7 Bay
+    assert cap == [(10,)]
     assert left == []
 
 
 def test_another_household_cap_recomputes_every_party(builds):
     assert builds["after_cap"] == builds["full_cap"]
     assert household_of(builds["after_cap"], "PG")[0][0] != MARK
-    assert {cap for _, _, cap in builds["after_cap_state"][0]} == {1}
+    assert builds["after_cap_state"][1] == [(1,)]
     # at most one resident: only the periods alone at an address are households
     assert "PE" in {r[0] for r in builds["full_cap"]} and len(household_of(builds["full_cap"], "PF")) == 1
+
+
+def test_kept_keys_without_a_kept_cap_recompute_every_party(builds):
+    assert builds["upgraded"] == builds["full_cap"]  # the hand-marked row of Gbenga is gone too
+    keys, cap, left = builds["upgraded_state"]
+    assert keys == builds["after_cap_state"][0] and cap == [(1,)] and left == []
+    assert builds["kept_columns"] == ["key_hash", "party_id"]

@@ -6,10 +6,11 @@
     an address key it lived at: a party there gained or lost a period, or its seniority changed.
     Both follow from a party's own versions and records (and the survivorship inputs), the rule
     of macros/incremental_by_party.sql: the changed parties. The keys they hold now come from
-    their golden attributes; the keys they held at the last build (a move corrected away, a
-    party merged away) are kept beside party_xref in `<integration>.<this>__address_keys`
-    (party_id, a hash of the key: no second copy of the address, and the cap it was built with),
-    rewritten by the post-hook for the changed parties only.
+    their golden attributes, staged once by the pre-hook for the model and its post-hook; the keys
+    they held at the last build (a move corrected away, a party merged away) are kept beside
+    party_xref in `<integration>.<this>__address_keys` (party_id and a hash of the key: no second
+    copy of the address), rewritten by the post-hook for the changed parties only, with the
+    household_max_members they were built with in `<this>__address_keys_cap` (one row).
 -#}
 
 {% macro household_keys_relation() -%}
@@ -17,8 +18,19 @@
 {%- endmacro %}
 
 
+{% macro household_cap_relation() -%}
+    {{ return(applied_mapping_relation(source('integration', 'party_xref'), 'address_keys_cap')) }}
+{%- endmacro %}
+
+
 {% macro household_changed_relation() -%}
     {{ return(applied_mapping_relation(source('integration', 'party_xref'), 'changed_parties')) }}
+{%- endmacro %}
+
+
+{#- The changed parties' address keys now (party_id, key_hash), staged by the pre-hook. -#}
+{% macro household_changed_keys_relation() -%}
+    {{ return(applied_mapping_relation(source('integration', 'party_xref'), 'changed_keys')) }}
 {%- endmacro %}
 
 
@@ -35,41 +47,50 @@
 
 
 {#- Pre-hook (after stage_party_records): stage the changed parties of an incremental run in
-    `<integration>.<this>__changed_parties`; every party when nothing was kept yet or the kept
-    keys were built with another household_max_members. -#}
-{% macro stage_household_scope(versions, xref, cap) -%}
+    `<integration>.<this>__changed_parties` and the address keys they hold now in
+    `<this>__changed_keys`; every party when nothing was kept yet (or kept before the cap had its
+    own table) or the kept keys were built with another household_max_members. -#}
+{% macro stage_household_scope(versions, xref, golden, cap) -%}
     {%- set kept = household_keys_relation() -%}
+    {%- set kept_cap = household_cap_relation() -%}
     {%- set changed = household_changed_relation() -%}
-    drop table if exists {{ changed }}
+    {%- set changed_keys = household_changed_keys_relation() -%}
+    drop table if exists {{ changed }};
+    drop table if exists {{ changed_keys }}
     {%- if is_incremental() %};
-    {%- set kept_before = table_exists(kept) %}
-    create table if not exists {{ kept }} (party_id {{ dbt.type_string() }}, key_hash {{ dbt.type_string() }},
-                                           max_members integer);
+    {%- set kept_before = table_exists(kept) and table_exists(kept_cap) %}
+    {%- if not kept_before %}
+    drop table if exists {{ kept }};
+    create table {{ kept }} (party_id {{ dbt.type_string() }}, key_hash {{ dbt.type_string() }});
+    {%- endif %}
     create table {{ changed }} as
     {%- if kept_before %}
     {{ changed_party_ids(versions, xref, loaded_through(versions)) }}
     union
-    select party_id from {{ xref }} where exists (select 1 from {{ kept }} where max_members <> {{ cap }})
+    select party_id from {{ xref }} where not exists (select 1 from {{ kept_cap }} where max_members = {{ cap }})
     {%- else %}
     select party_id from {{ xref }}
-    {%- endif %}
+    {%- endif %};
+    create table {{ changed_keys }} as {{ household_key_rows(golden, changed) }}
     {%- endif %}
 {%- endmacro %}
 
 
-{#- Post-hook: keep the address keys this build used, and drop the staged changed parties. -#}
+{#- Post-hook: keep the address keys and the cap this build used, and drop the staged tables. -#}
 {% macro save_household_keys(golden, cap) -%}
     {%- set kept = household_keys_relation() -%}
+    {%- set kept_cap = household_cap_relation() -%}
     {%- set changed = household_changed_relation() -%}
+    {%- set changed_keys = household_changed_keys_relation() -%}
     {%- if is_incremental() and table_exists(changed) -%}
     delete from {{ kept }} where party_id in (select party_id from {{ changed }});
-    insert into {{ kept }} (party_id, key_hash, max_members)
-    select party_id, key_hash, {{ cap }} from ({{ household_key_rows(golden, changed) }}) as now_keys;
-    drop table {{ changed }}
+    insert into {{ kept }} (party_id, key_hash) select party_id, key_hash from {{ changed_keys }};
     {%- else -%}
     drop table if exists {{ kept }};
-    create table {{ kept }} as
-    select party_id, key_hash, cast({{ cap }} as integer) as max_members from ({{ household_key_rows(golden) }}) as now_keys;
-    drop table if exists {{ changed }}
-    {%- endif -%}
+    create table {{ kept }} as {{ household_key_rows(golden) }};
+    {%- endif %}
+    drop table if exists {{ kept_cap }};
+    create table {{ kept_cap }} as select cast({{ cap }} as integer) as max_members;
+    drop table if exists {{ changed }};
+    drop table if exists {{ changed_keys }}
 {%- endmacro %}

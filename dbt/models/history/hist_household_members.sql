@@ -27,7 +27,7 @@
     unique_key='party_id',
     on_schema_change='fail',
     pre_hook=["{{ stage_party_records(source('integration', 'party_xref')) }}",
-              "{{ stage_household_scope(ref('int_party_record_versions'), source('integration', 'party_xref'), var('household_max_members', 10)) }}"],
+              "{{ stage_household_scope(ref('int_party_record_versions'), source('integration', 'party_xref'), ref('hist_party_golden_attributes'), var('household_max_members', 10)) }}"],
     post_hook=["delete from {{ this }} where household_id is null",
                "{{ save_household_keys(ref('hist_party_golden_attributes'), var('household_max_members', 10)) }}",
                "{{ save_party_records(source('integration', 'party_xref')) }}",
@@ -43,9 +43,10 @@ changed_parties as (
     select party_id from {{ household_changed_relation() }}
 ),
 
--- the keys the changed parties hold now; the kept keys of everyone else are still theirs
+-- the keys the changed parties hold now (staged by the pre-hook); the kept keys of everyone
+-- else are still theirs
 changed_keys_now as (
-    {{ household_key_rows(ref('hist_party_golden_attributes'), 'changed_parties') }}
+    select party_id, key_hash from {{ household_changed_keys_relation() }}
 ),
 
 current_keys as (
