@@ -1,6 +1,7 @@
 """GX suites as Dagster asset checks: results, metadata, blocking, and raw suites equal to the registry."""
 
 import json
+from datetime import date
 
 import dagster as dg
 import duckdb
@@ -119,9 +120,9 @@ def test_failing_suite_reports_observed_values(tmp_path):
 @pytest.mark.parametrize("large_set", [False, True], ids=["value_set_in_gx", "membership_in_duckdb"])
 def test_reference_check_same_outcome_for_small_and_large_sets(tmp_path, monkeypatch, large_set):
     """A large reference set is checked by membership computed in DuckDB: same verdicts, same orphans named."""
-    from dagster_project.quality import gx_runner
+    from dagster_project.quality import gx_flags
 
-    monkeypatch.setattr(gx_runner, "LARGE_REFERENCE_SET", 1 if large_set else 5_000)
+    monkeypatch.setattr(gx_flags, "LARGE_REFERENCE_SET", 1 if large_set else 5_000)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     _people(con, ["a", "z", "y", None], ["active", "closed", "active", "active"])  # two orphans, one NULL
     outcome = run_suite(con, parse_suite(GOOD_SUITE), tmp_path / "gx_docs")
@@ -133,6 +134,72 @@ def test_reference_check_same_outcome_for_small_and_large_sets(tmp_path, monkeyp
     _people(con, ["a", "b", None], ["active", "closed", "active"])
     outcome = run_suite(con, parse_suite(GOOD_SUITE), tmp_path / "gx_docs")
     assert [f for f in outcome.failed if f["expectation"] == "expect_column_values_to_be_in_set"] == []
+
+
+def _ages(con, rows):
+    con.execute("create schema if not exists marts")
+    con.execute("create or replace table marts.ages (id varchar, age bigint, born date, note varchar)")
+    con.executemany("insert into marts.ages values (?, ?, ?, ?)", rows)
+
+
+AGES_ROWS = [("a", 30, "1980-01-01", "x"), ("b", -1, "1850-06-01", "y"), ("c", None, None, None),
+             ("d", 200, "2000-01-01", "z"), ("e", 0, "1900-01-01", "x")]
+
+
+def _ages_suite(*expectations) -> dict:
+    return {"name": "marts.ages", "expectations": [
+        _exp("expect_table_columns_to_match_ordered_list", column_list=["id", "age", "born", "note"]), *expectations],
+        "meta": {"crm_cif": {"asset_key": ["marts", "ages"], "table": "marts.ages", "batch": "all"}}}
+
+
+@pytest.mark.parametrize("in_duckdb", [False, True], ids=["between_in_gx", "between_in_duckdb"])
+def test_between_on_numbers_and_dates_same_outcome_in_duckdb_as_in_gx(tmp_path, monkeypatch, in_duckdb):
+    """A between check on an Arrow-typed number or date is compared in DuckDB: GX's verdicts, failing values named."""
+    from dagster_project.quality import gx_flags
+
+    if not in_duckdb:
+        monkeypatch.setattr(gx_flags, "COMPARABLE_TYPES", ())
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _ages(con, AGES_ROWS)
+    suite = parse_suite(_ages_suite(
+        _exp("expect_column_values_to_be_between", column="age", min_value=0, max_value=150),
+        _exp("expect_column_values_to_be_between", "warning", column="born", min_value="1900-01-01",
+             max_value="2100-12-31"),
+        _exp("expect_column_values_to_be_between", column="age", min_value=0, strict_min=True, mostly=0.5)))
+    outcome = run_suite(con, suite, tmp_path / "gx_docs")
+    assert len(gx_flags.flag_checks(con, suite)) == (3 if in_duckdb else 0)
+    assert outcome.passed == 2  # the columns, and age > 0 for 2 of 4 non-null rows (mostly 0.5)
+    assert outcome.failed == [
+        {"expectation": "expect_column_values_to_be_between", "column": "age", "severity": "critical",
+         "observed": {"unexpected_count": 2, "partial_unexpected_list": [-1, 200]}},
+        {"expectation": "expect_column_values_to_be_between", "column": "born", "severity": "warning",
+         "observed": {"unexpected_count": 1, "partial_unexpected_list": [date(1850, 6, 1)]}}]
+    _ages(con, [row for row in AGES_ROWS if row[0] in ("a", "c")])
+    assert run_suite(con, suite, tmp_path / "gx_docs").failed == []
+
+
+def test_between_checks_left_to_gx_as_written(tmp_path):
+    """A bound given as a parameter, a text column or another keyword (a row condition): GX checks it as written."""
+    from dagster_project.quality import gx_flags
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _ages(con, AGES_ROWS)
+    untouched = parse_suite(_ages_suite(
+        _exp("expect_column_values_to_be_between", column="age", min_value={"$PARAMETER": "lowest"}),
+        _exp("expect_column_values_to_be_between", column="note", min_value=0)))
+    assert gx_flags.flag_checks(con, untouched) == {}
+    suite = parse_suite(_ages_suite(
+        _exp("expect_column_values_to_be_between", column="age", min_value=0, row_condition='id != "b"',
+             condition_parser="pandas"),
+        _exp("expect_column_values_to_be_between", column="born", max_value="2100-12-31")))
+    checks = gx_flags.flag_checks(con, suite)
+    assert [(i, c.flag, c.condition) for i, c in checks.items()] == [
+        (2, "born__between__2", "\"born\" <= cast('2100-12-31' as DATE)")]
+    assert run_suite(con, suite, tmp_path / "gx_docs").failed == []  # the row condition leaves b (-1) out
+    _ages(con, [*AGES_ROWS, ("f", -5, "2101-01-01", None)])
+    failed = [(f["column"], f["observed"]) for f in run_suite(con, suite, tmp_path / "gx_docs").failed]
+    assert failed == [("age", {"unexpected_count": 1, "partial_unexpected_list": [-5]}),
+                      ("born", {"unexpected_count": 1, "partial_unexpected_list": [date(2101, 1, 1)]})]
 
 
 def test_warning_only_failure_is_warn(tmp_path):

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import duckdb
 
-from dagster_project.quality import gx_runner, gx_watermark
+from dagster_project.quality import gx_flags, gx_runner, gx_watermark
 from dagster_project.quality.gx_runner import run_suite
 from dagster_project.quality.gx_suites import parse_suite
 
@@ -81,10 +81,10 @@ def test_membership_is_computed_on_the_sample_only(tmp_path, monkeypatch):
         **_suite()["meta"]["crm_cif"], "batch": "all"}}})
     con.execute("insert into marts.events select 'x' || i, 'p1', timestamp '2026-02-01' from range(50) t(i)")
     monkeypatch.setattr(gx_runner, "MAX_ROWS", 10)
-    monkeypatch.setattr(gx_runner, "LARGE_REFERENCE_SET", 1)
+    monkeypatch.setattr(gx_flags, "LARGE_REFERENCE_SET", 1)
     where, sample, rows, kept = gx_runner._batch_filter(con, suite)
     frame = gx_runner.read_batch(con, suite, ["event_id", "party_id", "occurred_at"],
-                                 gx_runner._membership_columns(suite, gx_runner._reference_checks(con, suite)),
+                                 gx_flags.flag_terms(gx_flags.flag_checks(con, suite)),
                                  (where, sample))
     plan = con.execute("explain " + f"select 1 from (select party_id from marts.events{where}{sample}) as batch "
                        "where party_id in (select * from (select party_id from marts.parties))").fetchall()

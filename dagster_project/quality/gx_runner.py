@@ -5,6 +5,8 @@ the table is read with DuckDB into a pandas DataFrame with Arrow dtypes (the war
 survive, even in all-null columns) and GX validates that. Only the suite's columns are read,
 a raw suite reads only the newest load batch, and a ``new_rows`` suite (the big facts) only the rows
 past its watermark (gx_watermark.py), so checks cost what changed, not the table's size.
+Checks GX's pandas engine is slow at (membership in a large reference set, between on Arrow-typed
+numbers and dates) are computed in DuckDB as flag columns of the batch (gx_flags.py).
 """
 
 import copy
@@ -18,16 +20,11 @@ import pandas as pd
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
 
-from dagster_project.quality import gx_watermark
+from dagster_project.quality import gx_flags, gx_watermark
 from dagster_project.quality.gx_suites import SuiteFile
 
 DOCS_SITE = "crm_cif"
 _contexts: dict[Path, Any] = {}
-# A reference set (a `$PARAMETER` value_set) larger than this is checked by membership computed in
-# DuckDB: GX re-serialises an expectation's kwargs (pydantic) for every metric it resolves, so a
-# million-element value_set costs minutes per suite (profiled: 23 s for 10,000 party ids on 0.4 M rows).
-LARGE_REFERENCE_SET = 5_000
-IN_REFERENCE = "__in__"  # derived column name: <column>__in__<parameter>
 MAX_ROWS = 2_000_000  # rows of one batch GX reads at most (see _batch_filter)
 SAMPLE_SEED = 42  # the same sample on every run: a check that passed on it passes again on it
 
@@ -134,52 +131,6 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _reference_checks(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile) -> dict[int, tuple[str, str]]:
-    """Expectation index -> (column, parameter) for in-set checks against a large SQL reference set."""
-    out = {}
-    for i, e in enumerate(suite_file.suite["expectations"]):
-        value_set = e["kwargs"].get("value_set")
-        if e["type"] != "expect_column_values_to_be_in_set" or not isinstance(value_set, dict):
-            continue
-        name = value_set.get("$PARAMETER")
-        if name in suite_file.parameters:
-            size = con.execute(f"select count(*) from ({suite_file.parameters[name]})").fetchall()[0][0]
-            if size > LARGE_REFERENCE_SET:
-                out[i] = (e["kwargs"]["column"], name)
-    return out
-
-
-def _membership_columns(suite_file: SuiteFile, references: dict[int, tuple[str, str]]) -> list[str]:
-    """SELECT terms: per large reference check, whether the value is in the set (NULL stays NULL, as GX ignores it).
-
-    read_batch evaluates them over the batch's rows only (the sample or the new rows, in a subquery),
-    never over the whole table: at a million people that was 42 M lookups for 2 M rows read.
-    """
-    terms = []
-    for column, name in references.values():
-        terms.append(f'case when "{column}" is null then null else "{column}" in '
-                     f'(select * from ({suite_file.parameters[name]})) end as "{column}{IN_REFERENCE}{name}"')
-    return terms
-
-
-def _with_membership_checks(suite: dict[str, Any], references: dict[int, tuple[str, str]]) -> dict[str, Any]:
-    """The suite as GX runs it: each large reference check reads its membership column, value_set [true]."""
-    expectations = []
-    added = [f"{column}{IN_REFERENCE}{name}" for column, name in references.values()]
-    for i, e in enumerate(suite["expectations"]):
-        kwargs = e["kwargs"]
-        if added and e["type"] == "expect_table_columns_to_match_ordered_list":  # read after the table's columns
-            e = {**e, "kwargs": {**kwargs, "column_list": [*kwargs["column_list"], *added]}}
-        elif added and e["type"] == "expect_table_columns_to_match_set":
-            e = {**e, "kwargs": {**kwargs, "column_set": [*kwargs["column_set"], *added]}}
-        if i in references:
-            column, name = references[i]
-            e = {**e, "kwargs": {**e["kwargs"], "column": f"{column}{IN_REFERENCE}{name}", "value_set": [True]},
-                 "meta": {**e.get("meta", {}), "checks": f"{column} in ${name} (membership computed in DuckDB)"}}
-        expectations.append(e)
-    return {**suite, "expectations": expectations}
-
-
 def _batch_filter(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile,
                   new_rows_where: str = "") -> tuple[str, str, int, int]:
     """(where clause, sample clause, rows in the batch, rows GX reads) for the suite's batch.
@@ -237,20 +188,11 @@ def _parameters(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, skip: set
     """Reference values for ``$PARAMETER`` kwargs: a one-cell query gives a scalar, else the first column's values."""
     values = {}
     for name, sql in suite_file.parameters.items():
-        if name in skip:  # checked through a membership column (see _reference_checks)
+        if name in skip:  # checked through a membership flag (gx_flags.py)
             continue
         rows = con.execute(sql).fetchall()
         values[name] = rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 and "count(" in sql.lower() else [r[0] for r in rows]
     return values
-
-
-def _outside_values(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, column: str, name: str,
-                    where: str = "") -> list[Any]:
-    """Up to 20 values of ``column`` in the batch (``where``) missing from the reference set (GX's partial list)."""
-    rows = con.execute(f'select "{column}" from (select "{column}" from {suite_file.table}{where}) '
-                       f'where "{column}" is not null and "{column}" not in '
-                       f'(select * from ({suite_file.parameters[name]})) order by 1 limit 20').fetchall()
-    return [r[0] for r in rows]
 
 
 def _observed(result: dict[str, Any]) -> Any:
@@ -310,10 +252,9 @@ def _validate(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, docs_dir: P
     import great_expectations as gx
 
     where, sample = batch_filter
-    references = _reference_checks(con, suite_file)
-    frame = read_batch(con, suite_file, present, _membership_columns(suite_file, references), (where, sample))
-    big = {name for _, name in references.values()}
-    parameters = _parameters(con, suite_file, skip=big)
+    flags = gx_flags.flag_checks(con, suite_file)
+    frame = read_batch(con, suite_file, present, gx_flags.flag_terms(flags), (where, sample))
+    parameters = _parameters(con, suite_file, skip={c.parameter for c in flags.values() if c.parameter})
     context = _context(docs_dir)
     name = suite_file.name
     for store, delete in ((context.checkpoints, context.checkpoints.delete),
@@ -331,7 +272,7 @@ def _validate(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, docs_dir: P
     batch = asset.batch_definitions[0] if asset.batch_definitions else asset.add_batch_definition_whole_dataframe("whole")
     # A deep copy: GX writes into what it is given (meta.great_expectations_version), and the suite
     # as read from its file must stay as it is, or its hash (the watermark's key) moves.
-    spec = copy.deepcopy({k: v for k, v in _with_membership_checks(suite_file.suite, references).items()
+    spec = copy.deepcopy({k: v for k, v in gx_flags.suite_with_flags(suite_file.suite, flags).items()
                           if k in ("name", "expectations", "meta", "notes")})
     suite = context.suites.add(gx.ExpectationSuite(**spec))
     validation = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
@@ -343,7 +284,7 @@ def _validate(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, docs_dir: P
     finally:
         _forget_batches(source)
     outcome = SuiteOutcome(passed=0, rows_in_batch=rows_in_batch, rows_validated=len(frame))
-    outside = {f"{c}{IN_REFERENCE}{n}": (c, n) for c, n in references.values()}
+    flagged = {c.flag: c for c in flags.values()}
     for identifier, validation_result in result.run_results.items():
         for r in validation_result.results:
             config = r.expectation_config
@@ -353,11 +294,15 @@ def _validate(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, docs_dir: P
             exception = r.exception_info.get("exception_message") if r.exception_info.get("raised_exception") else None
             column = config.kwargs.get("column") or config.kwargs.get("column_list") or config.kwargs.get("column_set")
             observed = exception or _observed(r.result)
-            if isinstance(column, str) and column in outside:  # report the values outside the reference set, not the membership flags
-                column, name = outside[column]
-                observed = {**observed, "partial_unexpected_list": _outside_values(con, suite_file, column, name, where)}
+            expectation = config.type
+            if isinstance(column, str) and column in flagged:  # the suite's own check and the failing values, not the flags
+                check = flagged[column]
+                expectation, column = check.expectation, check.column
+                if isinstance(observed, dict):
+                    observed = {**observed, "partial_unexpected_list": gx_flags.failing_values(
+                        con, suite_file.table, where, check)}
             outcome.failed.append({
-                "expectation": config.type,
+                "expectation": expectation,
                 "column": column,
                 "severity": getattr(config.severity, "value", str(config.severity)),
                 "observed": observed,
