@@ -14,7 +14,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from dagster_project.analytics.audience_assets import AUDIENCE_ASSETS
-from dagster_project.analytics.audience_export import csv_bytes, escape_formula, write_atomically
+from dagster_project.analytics.audience_export import _csv_cell, csv_bytes, escape_formula, write_atomically
 from dagster_project.analytics.audiences import AUDIENCES_BY_NAME, as_of_date, build_audience
 
 AS_OF = date(2026, 12, 28)  # latest transaction: the birthday week runs 28 Dec 2026 - 3 Jan 2027
@@ -212,6 +212,38 @@ def test_formula_escaping():
     import pyarrow as pa
     table = pa.table({"name": ["-5", None], "amount": pa.array([-5, 7], pa.int64())})
     assert csv_bytes(table) == b"name,amount\n'-5,-5\n,7\n"  # numbers are not formulas
+
+
+def test_csv_cells_as_the_csv_module_writes_them():
+    """csv_bytes builds the cells with Arrow compute: the same bytes the csv module writes row by row."""
+    import csv
+    import io
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    import pyarrow as pa
+    texts = ["Ada", "a,b", 'say "hi"', "two\nlines", "=1+1", "+234803", "-x", "@SUM(A1)", "\tTab", "", None,
+             'Obi, "Jr"', "é ü", " spaced "]
+    n = len(texts)
+    table = pa.table({
+        "text": texts,
+        "whole": pa.array([i - 3 if i % 4 else None for i in range(n)], pa.int64()),
+        "money": pa.array([Decimal("12.50"), Decimal("-0.05"), None, *[Decimal(i) for i in range(n - 3)]],
+                          pa.decimal128(18, 2)),
+        "day": pa.array([date(2026, 1, i + 1) if i % 3 else None for i in range(n)], pa.date32()),
+        "flag": pa.array([bool(i % 2) if i % 5 else None for i in range(n)]),
+        "ratio": pa.array([1.0, 0.1, 1e-05, 1e20, None, *[i / 7 for i in range(n - 5)]], pa.float64()),
+        "at": pa.array([datetime(2026, 1, 2, 3, 4, 5) if i % 2 else None for i in range(n)], pa.timestamp("us")),
+    })
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(table.column_names)
+    for row in table.to_pylist():
+        writer.writerow([_csv_cell(v, isinstance(v, str)) for v in row.values()])
+    assert csv_bytes(table) == expected.getvalue().encode("utf-8")
+    # a carriage return inside a cell is quoted too (RFC 4180; the csv module leaves it bare before 3.12)
+    assert csv_bytes(pa.table({"a": ["x\ry"], "b": [1]})) == b'a,b\n"x\ry",1\n'
+    assert csv_bytes(pa.table({"a": pa.array([], pa.string()), "b": pa.array([], pa.int64())})) == b"a,b\n"
 
 
 def test_a_failed_write_leaves_the_old_file_whole(tmp_path):

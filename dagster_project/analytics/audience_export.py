@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dagster_project.analytics.audiences import AudienceResult
@@ -60,15 +61,56 @@ def _csv_cell(value, is_text: bool) -> str:
     return repr(value)
 
 
+def _is_text(field: pa.Field) -> bool:
+    return pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+
+
+def _cells(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
+    """One column's CSV cells as text (NULL as ''), formatted as ``_csv_cell`` formats each value.
+
+    Vectorised for text, whole numbers, decimals, dates and booleans (their Arrow text is the
+    Python text); other types (floats, timestamps) go value by value."""
+    kind = field.type
+    if _is_text(field):
+        formula = pc.starts_with(column, FORMULA_PREFIXES[0])
+        for prefix in FORMULA_PREFIXES[1:]:
+            formula = pc.or_(formula, pc.starts_with(column, prefix))
+        cells = pc.if_else(formula, pc.binary_join_element_wise("'", column, ""), column) \
+            if pc.any(formula).as_py() else column
+    elif pa.types.is_boolean(kind):
+        cells = pc.if_else(column, "true", "false")
+    elif pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_date32(kind):
+        cells = pc.cast(column, pa.string())
+    else:
+        cells = pa.chunked_array([pa.array([_csv_cell(v, False) for v in column.to_pylist()], pa.string())])
+    cells = pc.fill_null(cells.cast(pa.string()), "")
+    # quoted as the csv module quotes (QUOTE_MINIMAL): a comma, a double quote or a line feed;
+    # also a carriage return (RFC 4180), which Python's csv module leaves bare before 3.12
+    needs_quotes = pc.match_substring_regex(cells, '[,"\\r\\n]')
+    if not pc.any(needs_quotes).as_py():
+        return cells
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(cells, '"', '""'), '"', "")
+    return pc.if_else(needs_quotes, quoted, cells)
+
+
 def csv_bytes(table: pa.Table) -> bytes:
-    """The table as UTF-8 CSV with a header, '\\n' line ends, formula-like text escaped."""
-    text_columns = [pa.types.is_string(f.type) or pa.types.is_large_string(f.type) for f in table.schema]
+    """The table as UTF-8 CSV with a header, '\\n' line ends, formula-like text escaped.
+
+    Built column by column with Arrow compute: a row at a time through the csv module took 2.6 s
+    for the 584 k members of the cross-sell audience at a million people."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        writer.writerow([_csv_cell(v, is_text) for v, is_text in zip(row.values(), text_columns)])
-    return buffer.getvalue().encode("utf-8")
+    csv.writer(buffer, lineterminator="\n").writerow(table.column_names)
+    if table.num_rows == 0:
+        return buffer.getvalue().encode("utf-8")
+    if table.num_columns == 1:  # the csv module quotes an empty cell alone on its row: keep its rules
+        for row in table.to_pylist():
+            csv.writer(buffer, lineterminator="\n").writerow(
+                [_csv_cell(v, _is_text(table.schema[0])) for v in row.values()])
+        return buffer.getvalue().encode("utf-8")
+    columns = [_cells(table.column(i), table.schema[i]) for i in range(table.num_columns)]
+    lines = pc.binary_join_element_wise(*columns, ",")
+    body = "\n".join(lines.to_pylist()) + "\n"
+    return (buffer.getvalue() + body).encode("utf-8")
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
