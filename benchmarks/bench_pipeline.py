@@ -36,7 +36,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(ROOT))
 
+import dagster_project  # noqa: E402,F401  (DuckDB's allocator setting, before duckdb loads: every stage and the floor alike)
 from bench_generate import machine  # noqa: E402
 from machine_probe import SystemSample, contention, mean_load as mean_load_of, probe, sample  # noqa: E402
 

@@ -29,3 +29,24 @@ def test_block_allocator_memory_setting(monkeypatch):
     assert get_settings().duckdb_block_allocator_memory == DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY == "60%"
     monkeypatch.setenv("CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "3GiB")
     assert get_settings().duckdb_block_allocator_memory == "3GiB"
+
+
+def test_duckdb_allocator_setting_is_in_place_before_duckdb_loads_and_a_user_value_is_kept():
+    """``import dagster_project`` sets DUCKDB_JE_MALLOC_CONF (read once, when DuckDB's library loads)
+    without loading duckdb itself, so every process of the pipeline and the dbt processes it starts get it."""
+    import os
+    import subprocess
+    import sys
+
+    from dagster_project import DUCKDB_ALLOCATOR
+    from dagster_project.settings import PROJECT_ROOT
+
+    probe = "import os, sys, dagster_project; print(os.environ['DUCKDB_JE_MALLOC_CONF'], 'duckdb' in sys.modules)"
+
+    def run(extra: dict) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "DUCKDB_JE_MALLOC_CONF"} | extra
+        return subprocess.run([sys.executable, "-c", probe], env=env, cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    assert run({}) == f"{DUCKDB_ALLOCATOR} False"
+    assert run({"DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:1000"}) == "dirty_decay_ms:1000 False"
