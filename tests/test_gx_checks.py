@@ -186,7 +186,9 @@ def test_between_checks_left_to_gx_as_written(tmp_path):
     _ages(con, AGES_ROWS)
     untouched = parse_suite(_ages_suite(
         _exp("expect_column_values_to_be_between", column="age", min_value={"$PARAMETER": "lowest"}),
-        _exp("expect_column_values_to_be_between", column="note", min_value=0)))
+        _exp("expect_column_values_to_be_between", column="note", min_value=0),
+        _exp("expect_column_values_to_be_between", column="born", min_value=0),
+        _exp("expect_column_values_to_be_between", column="age", max_value=float("inf"))))
     assert gx_flags.flag_checks(con, untouched) == {}
     suite = parse_suite(_ages_suite(
         _exp("expect_column_values_to_be_between", column="age", min_value=0, row_condition='id != "b"',

@@ -18,6 +18,7 @@ with up to 20 failing values read from DuckDB. Anything else about a between che
 as a bound, a row condition, a text column) leaves it to GX as written.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ IN_SET = "expect_column_values_to_be_in_set"
 BETWEEN_TYPE = "expect_column_values_to_be_between"
 BETWEEN_KWARGS = {"column", "min_value", "max_value", "strict_min", "strict_max", "mostly"}
 FLAGGED_KWARGS = {"column", "value_set", "min_value", "max_value", "strict_min", "strict_max"}  # what the flag replaces
+TEMPORAL_TYPES = ("DATE", "TIMESTAMP")
 COMPARABLE_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                     "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "DATE", "TIMESTAMP")
 
@@ -71,12 +73,12 @@ def _membership(con: duckdb.DuckDBPyConnection, suite_file: SuiteFile, kwargs: d
 
 
 def _bound(value: Any, sql_type: str) -> str | None:
-    """A between bound as SQL of the column's type; None = not a literal this module compares."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
+    """A between bound as SQL of the column's type; None = not a literal this module compares (a
+    number against a date, text against a number, NaN or infinity: GX says what it makes of them)."""
+    temporal = sql_type.startswith(TEMPORAL_TYPES)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not temporal and math.isfinite(value):
         return repr(value)
-    if isinstance(value, str) and sql_type.startswith(("DATE", "TIMESTAMP")):
+    if isinstance(value, str) and temporal:
         return f"cast('{value.replace(chr(39), chr(39) * 2)}' as {sql_type})"
     return None
 
