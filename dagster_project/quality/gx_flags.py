@@ -10,12 +10,13 @@
   between checks of dim_customer cost 3-7 s of its 5-11 s at a million people, against ~2 s for
   the rest of the suite.
 
-The flag column (``<column>__in__<parameter>``, ``<column>__between__<expectation index>``) is evaluated over the
-batch's rows only (read_batch adds it to the batch subquery); it is NULL where the value is NULL,
-as GX ignores NULLs, and true where the value passes. The suite GX runs checks ``value_set: [true]``
-on it (``mostly`` kept); a failure is reported as the suite's own expectation on its own column,
-with up to 20 failing values read from DuckDB. Anything else about a between check (a parameter
-as a bound, a row condition, a text column) leaves it to GX as written.
+The flag column (``<column>__in__<parameter>``, ``<column>__between__<expectation index>``) is
+evaluated over the batch's rows only (read_batch adds it to the batch subquery); it is NULL where
+the value is NULL, as GX ignores NULLs, and true where the value passes. The suite GX runs checks
+``value_set: [true]`` on it (``mostly`` kept); a failure is reported as the suite's own
+expectation on its own column, with up to 20 failing values read from DuckDB. Anything else about
+a between check (a parameter as a bound, a row condition, a text column, a number against a date)
+leaves it to GX as written.
 """
 
 import math
@@ -28,7 +29,7 @@ from dagster_project.quality.gx_suites import SuiteFile
 
 LARGE_REFERENCE_SET = 5_000
 IN_REFERENCE = "__in__"  # membership flag: <column>__in__<parameter>
-BETWEEN = "__between__"  # between flag: <column>__between__
+BETWEEN = "__between__"  # between flag: <column>__between__<expectation index>
 IN_SET = "expect_column_values_to_be_in_set"
 BETWEEN_TYPE = "expect_column_values_to_be_between"
 BETWEEN_KWARGS = {"column", "min_value", "max_value", "strict_min", "strict_max", "mostly"}
