@@ -9,9 +9,15 @@ kernel against 14 s with 3.5-4 s when freed memory is kept a minute (``dirty_dec
 only marked free (``MADV_FREE``, ``muzzy_decay_ms: -1``), which the kernel still reclaims under
 memory pressure. Set here, before any module imports duckdb, and inherited by the dbt processes;
 a value the user set is kept.
+
+Transparent huge pages are turned off for this process and its children the same way (huge_pages.py:
+on that machine a huge page fault costs ~20 ms, and DuckDB's hash tables ask for them).
 """
 
 import os
 
+from dagster_project.huge_pages import apply_setting
+
 DUCKDB_ALLOCATOR = "dirty_decay_ms:60000,muzzy_decay_ms:-1"
 os.environ.setdefault("DUCKDB_JE_MALLOC_CONF", DUCKDB_ALLOCATOR)
+apply_setting()

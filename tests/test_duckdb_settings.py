@@ -50,3 +50,29 @@ def test_duckdb_allocator_setting_is_in_place_before_duckdb_loads_and_a_user_val
 
     assert run({}) == f"{DUCKDB_ALLOCATOR} False"
     assert run({"DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:1000"}) == "dirty_decay_ms:1000 False"
+
+
+def test_transparent_huge_pages_are_off_for_the_pipeline_and_its_children_unless_set_on():
+    """``import dagster_project`` turns THP off for its process (huge_pages.py) and a process it starts
+    (as dagster-dbt starts dbt) inherits that; CRM_CIF_TRANSPARENT_HUGE_PAGES=on leaves it as it was."""
+    import os
+    import subprocess
+    import sys
+
+    from dagster_project.settings import PROJECT_ROOT
+
+    # each probe first turns THP back on for itself (this test process has it off), then imports
+    # the package and reports its own state and that of a child (the kernel's view, /proc/<pid>/status)
+    probe = ("import ctypes, subprocess; ctypes.CDLL(None).prctl(41, 0, 0, 0, 0); import dagster_project; "
+             "from dagster_project.huge_pages import huge_pages_disabled; "
+             "child = subprocess.run(['grep', 'THP_enabled', '/proc/self/status'], capture_output=True, text=True); "
+             "print(huge_pages_disabled(), child.stdout.split()[-1])")
+
+    def run(extra: dict) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "CRM_CIF_TRANSPARENT_HUGE_PAGES"} | extra
+        return subprocess.run([sys.executable, "-c", probe], env=env, cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    assert run({}) == "True 0"
+    assert run({"CRM_CIF_TRANSPARENT_HUGE_PAGES": "on"}) == "False 1"
+    assert run({"CRM_CIF_TRANSPARENT_HUGE_PAGES": "off"}) == "True 0"
