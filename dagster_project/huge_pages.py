@@ -6,8 +6,9 @@ large arrays. On a VM whose balloon hands free memory back to the host (virtio f
 reporting, as on this project's benchmark machine), a 2 MiB page fault needs a free 2 MiB block,
 and those are exactly the blocks the guest has reported and the host must fill again: measured
 here (``benchmarks/bench_huge_pages.py``), a DuckDB ``count(distinct)`` over 50 M integers took
-30 s with THP (1,100 huge page faults, 24 s of it in the kernel) against 7.5 s without (1.2 s in
-the kernel); NumPy filling 3 GiB 29-32 s against 1.1-1.3 s. On bare metal a huge page fault is a
+22-30 s with THP (1,054 huge page faults, 16-24 s of it in the kernel) against 7.4-7.7 s without
+(1.1 s in the kernel); NumPy filling 3 GiB 29-32 s against 1.1-1.3 s. At a million people the
+new day went 326 / 305 -> 249 / 267 s and its kernel share 30 -> 15-23%. On bare metal a huge page fault is a
 cheap 2 MiB clear and THP can speed large hash tables a little (fewer TLB misses), so
 ``CRM_CIF_TRANSPARENT_HUGE_PAGES=on`` leaves the kernel's setting as it is.
 

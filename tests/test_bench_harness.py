@@ -211,3 +211,23 @@ def test_summary_table_shows_every_new_day_and_the_probe(tmp_path):
     assert old.endswith("| 30 s | 50% | 20 / 2.0 ms | 5 ms | 1.5-1.5 | n/a |")
     assert new.endswith("| 30 s / 24 s | 50% / 40% | 20 / 2.0 ms | 5 ms | 1.5-1.5 | 0.85 / 0.90 s CPU; "
                         "1.70 / 1.80 s CPU x2; 1.20 / 1.50 s memory; 1,400 / 70 MiB/s |")
+
+
+def test_bench_huge_pages_measures_both_modes_and_writes_its_figures(tmp_path):
+    """Tiny sizes: the harness runs each work with THP off and on in fresh processes and records
+    each run, the medians and the ratio (no timed assertion; the figures come from a quiet machine)."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_huge_pages.py"), "--rows", "100000", "--numpy-gib", "0.01",
+         "--repeats", "1", "--results-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    [written] = tmp_path.glob("huge_pages_*.json")
+    result = json.loads(written.read_text())
+    assert [case["work"] for case in result["cases"]] == ["duckdb", "numpy"]
+    for case in result["cases"]:
+        assert {mode: len(runs) for mode, runs in case["runs"].items()} == {"off": 1, "on": 1}
+        assert case["median_seconds"]["off"] == case["runs"]["off"][0]["seconds"]
+        off, on = case["median_seconds"]["off"], case["median_seconds"]["on"]
+        assert case["ratio_on_to_off"] == (round(on / off, 2) if off else None)
+        assert {"seconds", "kernel_seconds", "huge_page_faults"} <= set(case["runs"]["on"][0])
+    assert "| DuckDB count(distinct) over 100,000 integers | on |" in written.with_suffix(".md").read_text()
