@@ -287,7 +287,12 @@ def floor_agreement(con) -> dict:
 
 
 def cmd_floor(args: argparse.Namespace) -> None:
-    """Run the hand-written SQL floor on a copy of the warehouse (DuckDB only, same threads as dbt)."""
+    """Run the hand-written SQL floor on a copy of the warehouse (DuckDB only, same threads as dbt),
+    with transparent huge pages as the kernel gives them: the floor is the best plain DuckDB does
+    here, and it is faster with them (the pipeline, many processes on fresh memory, is not)."""
+    from dagster_project.huge_pages import keep_kernel_setting
+
+    huge_pages_off = keep_kernel_setting()
     import duckdb
 
     sql = Path(args.sql).read_text()
@@ -310,7 +315,7 @@ def cmd_floor(args: argparse.Namespace) -> None:
     _emit(args.events, {"stage": "floor", "agreement_with_marts": agreement, "start": started, "end": ended, "seconds": round(ended - started, 2),
                         "success": True, "rows": sum(rows.values()), "rows_what": "rows written by the floor script",
                         "tables": rows, "statements": per_statement, "steps": {}, "check_seconds": 0.0, "dbt": {},
-                        "failed_steps": []})
+                        "failed_steps": [], "huge_pages_off": huge_pages_off})
 
 
 def _operators(node: dict, depth: int = 0) -> list[dict]:
