@@ -36,6 +36,7 @@ class SystemSample:
     cpu: list[int] | None     # /proc/stat cpu jiffies: user nice system idle iowait irq softirq steal
     io_full_us: int | None    # /proc/pressure/io full total (microseconds)
     load: float | None = None  # /proc/loadavg, 1 minute
+    huge_page_faults: int | None = None  # /proc/vmstat thp_fault_alloc (dagster_project/huge_pages.py says why)
 
 
 def _cpu_jiffies() -> list[int] | None:
@@ -56,6 +57,16 @@ def _io_full_us() -> int | None:
     return None
 
 
+def _huge_page_faults() -> int | None:
+    try:
+        for line in Path("/proc/vmstat").read_text().splitlines():
+            if line.startswith("thp_fault_alloc "):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _load_average() -> float | None:
     try:
         return float(Path("/proc/loadavg").read_text().split()[0])
@@ -64,7 +75,7 @@ def _load_average() -> float | None:
 
 
 def sample() -> SystemSample:
-    return SystemSample(time.time(), _cpu_jiffies(), _io_full_us(), _load_average())
+    return SystemSample(time.time(), _cpu_jiffies(), _io_full_us(), _load_average(), _huge_page_faults())
 
 
 def mean_load(samples: list[SystemSample]) -> float | None:
@@ -87,6 +98,9 @@ def contention(first: SystemSample, last: SystemSample) -> dict:
             out["kernel_pct"] = round(100 * (delta[2] + delta[5] + delta[6]) / total, 1)
     if first.io_full_us is not None and last.io_full_us is not None and last.at > first.at:
         out["io_pressure_full_pct"] = round(100 * (last.io_full_us - first.io_full_us) / ((last.at - first.at) * 1e6), 1)
+    if first.huge_page_faults is not None and last.huge_page_faults is not None:
+        # machine-wide: on this VM each costs ~20 ms (the pipeline turns them off; other processes may not)
+        out["huge_page_faults"] = last.huge_page_faults - first.huge_page_faults
     return out
 
 

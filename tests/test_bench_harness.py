@@ -176,6 +176,9 @@ def test_contention_is_steal_iowait_and_kernel_of_cpu_time_and_io_pressure_of_wa
     # no /proc/pressure (older kernels): that figure is left out, not made up
     assert contention(SystemSample(0.0, first.cpu, None), SystemSample(1.0, last.cpu, None)) == {
         "cpu_steal_pct": 10.0, "iowait_pct": 25.0, "kernel_pct": 20.0}
+    # the machine's transparent huge page faults between the samples, where /proc/vmstat has them
+    assert contention(SystemSample(0.0, None, None, None, 967_320), SystemSample(1.0, None, None, None, 968_534)) == {
+        "huge_page_faults": 1_214}
 
 
 def test_a_stages_load_average_is_the_mean_of_the_samples_inside_it():
