@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dagster_project.huge_pages import huge_pages_disabled  # noqa: E402
 from dagster_project.sample_world import WorldConfig, generate_world  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -54,11 +55,11 @@ def huge_pages() -> dict:
     try:
         modes = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text().split()
         found["thp_kernel"] = next((m.strip("[]") for m in modes if m.startswith("[")), None)
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("THP_enabled:"):
-                found["thp_in_process"] = line.split()[-1] == "1"
     except OSError:
         pass
+    disabled = huge_pages_disabled()
+    if disabled is not None:
+        found["thp_in_process"] = not disabled
     return found
 
 

@@ -29,16 +29,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_generate import machine  # noqa: E402
 
+HERE = Path(__file__).resolve().parent
+# THP set with a raw prctl before anything else loads: importing dagster_project would turn it off
 CHILD = r"""
 import ctypes, json, resource, sys, time
 mode, work, size = sys.argv[1], sys.argv[2], float(sys.argv[3])
 ctypes.CDLL(None).prctl(41, 1 if mode == "off" else 0, 0, 0, 0)
+sys.path.insert(0, sys.argv[4])
+from machine_probe import huge_page_faults
 
 def faults():
-    for line in open("/proc/vmstat"):
-        if line.startswith("thp_fault_alloc "):
-            return int(line.split()[1])
-    return 0
+    return huge_page_faults() or 0
 
 if work == "duckdb":
     import duckdb
@@ -60,7 +61,7 @@ print(json.dumps({"seconds": round(seconds, 2), "kernel_seconds": round(after.ru
 
 
 def run_child(mode: str, work: str, size: float) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, work, str(size)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, work, str(size), str(HERE)], capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -98,7 +99,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=50_000_000)
     ap.add_argument("--numpy-gib", type=float, default=2)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--results-dir", type=Path, default=Path(__file__).resolve().parent / "results")
+    ap.add_argument("--results-dir", type=Path, default=HERE / "results")
     args = ap.parse_args()
     now = datetime.now(timezone.utc)
     result = {"benchmark": "huge_pages", "date": now.date().isoformat(),

@@ -57,7 +57,8 @@ def _io_full_us() -> int | None:
     return None
 
 
-def _huge_page_faults() -> int | None:
+def huge_page_faults() -> int | None:
+    """The machine's transparent huge page faults since boot (/proc/vmstat thp_fault_alloc); None: not given."""
     try:
         for line in Path("/proc/vmstat").read_text().splitlines():
             if line.startswith("thp_fault_alloc "):
@@ -75,7 +76,7 @@ def _load_average() -> float | None:
 
 
 def sample() -> SystemSample:
-    return SystemSample(time.time(), _cpu_jiffies(), _io_full_us(), _load_average(), _huge_page_faults())
+    return SystemSample(time.time(), _cpu_jiffies(), _io_full_us(), _load_average(), huge_page_faults())
 
 
 def mean_load(samples: list[SystemSample]) -> float | None:
