@@ -296,7 +296,9 @@ def test_swap_keeps_old_readers_and_shows_new_readers_the_new_copy(tmp_path, war
     fresh = subprocess.run([sys.executable, "-c", READER, str(target)], input="\n", capture_output=True, text=True,
                            check=True)
     assert fresh.stdout.split() == ["4", "4"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb", "warehouse.duckdb"]
+    # the replaced copy (the reader's file) stays as the spare the next publish starts from (spare.py)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".serving.duckdb.spare", "serving.duckdb",
+                                                          "warehouse.duckdb"]
 
 
 def test_failure_mid_publish_keeps_the_previous_copy(tmp_path, warehouse, classification, monkeypatch):

@@ -17,7 +17,8 @@ Steps (each timed in the report):
 5. **Forget**: rows deleted in DuckDB stay in free blocks of the file, so the warehouse and both
    serving copies (a daily publish patches the previous copy, so the person's rows may be there
    even when the new copy no longer holds them) are rewritten into fresh files (COPY FROM
-   DATABASE) and swapped in.
+   DATABASE) and swapped in; their spares (the copies the rebuild replaced, serving/spare.py)
+   are deleted.
 6. **Verify**: every table of the warehouse and both serving copies, and every file under the
    data folder but the landing files, is searched for the person's values; anything left is
    reported and makes the command fail.
@@ -46,6 +47,7 @@ from dagster_project.privacy.erasure_log import LogEntry, append_entries, read_l
 from dagster_project.privacy.identifiers import identifier_hash, install_sql_macros
 from dagster_project.privacy.subject import Subject, UnknownSubject, collect_subject, find_parties
 from dagster_project.privacy.suppression import scrub_lines, scrub_rows
+from dagster_project.serving import spare
 from dagster_project.settings import Settings
 from dagster_project.sources import ENTITIES
 from dagster_project.warehouse import STORAGE_VERSION, has_table
@@ -296,6 +298,7 @@ def _after_rebuild(settings: Settings, needles: set[str], report: ErasureReport)
             scan.delete_rows(con, [hit], needles)
     compact(settings.warehouse_path)
     for path in (settings.serving_path, settings.serving_restricted_path):
+        spare.discard(path)  # the copy the rebuild's publish replaced, kept to patch the next day's from
         if not path.exists():
             continue
         with duckdb.connect(str(path)) as con:
@@ -332,7 +335,8 @@ def compact(path: Path) -> None:
 def verify(settings: Settings, needles: set[str]) -> list[str]:
     """Where the person's values are still found: tables of the warehouse and serving copies, files."""
     residual = []
-    for path in (settings.warehouse_path, settings.serving_path, settings.serving_restricted_path):
+    copies = (settings.serving_path, settings.serving_restricted_path)
+    for path in (settings.warehouse_path, *copies, *(spare.spare_path(copy) for copy in copies)):
         if not path.exists():
             continue
         with duckdb.connect(str(path), read_only=True) as con:

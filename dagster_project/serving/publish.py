@@ -13,8 +13,9 @@ not exist in the copy, and a snapshot answers the same numbers without the wareh
 A daily publish costs what changed: each table's fingerprint (fingerprint.py: the policy's select
 list, the columns and types, the row count and a sum of row hashes of the warehouse table) is stored
 in the copy itself (``_publish.table_fingerprints``, outside the served schemas), so it is swapped
-in with the tables it describes. The temporary file starts as a byte copy of the previous copy; a
-table whose fingerprint is unchanged is left as it is, a changed one is patched row by row
+in with the tables it describes. The temporary file starts as the copy the previous publish replaced
+(its spare, spare.py: renamed, no bytes copied) or, when no reader-free spare is there, as a byte
+copy of the copy in place; a table whose fingerprint is unchanged is left as it is, a changed one is patched row by row
 (patch.py: only rows that differ are deleted and inserted, the result checked against the warehouse)
 or, when its shape changed or most of its rows did, rewritten whole; when every table's fingerprint
 equals the one stored in the copy in place (a run with nothing new), nothing is written and that
@@ -44,6 +45,7 @@ from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, 
 from dagster_project.serving.keyed_patch import patch_by_key, published_as_it_is
 from dagster_project.serving.patch import patch_table
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, literal, quote
+from dagster_project.serving import spare
 from dagster_project.serving.run_shared import RunShared
 from dagster_project.warehouse import STORAGE_VERSION
 
@@ -193,8 +195,8 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
                  order_by: Mapping[tuple[str, str], str] | None = None) -> PublishReport:
     """Write the serving copy for one access level to a temporary file, check it, swap it in.
 
-    With ``incremental`` (default) the temporary file starts as a byte copy of the previous copy:
-    unchanged tables stay as they are, changed ones are patched row by row (patch.py) or rewritten.
+    With ``incremental`` (default) the temporary file starts as the previous copy (its spare, or a
+    byte copy; spare.py): unchanged tables stay as they are, changed ones are patched row by row (patch.py) or rewritten.
     ``shared``: what the other copy of this run already computed (fingerprint summaries, patch plans).
     ``keyed``: (schema, table) -> key of the tables that can be patched from the rows written since
     (keyed_patch.keyed_tables).
@@ -221,7 +223,9 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
             report.bytes = target.stat().st_size
             report.seconds = round(time.monotonic() - started, 3)
             return report
-        old, old_sums = _start_from_previous(con, target, tmp, alias) if incremental else ({}, {})
+        if not incremental:
+            spare.discard(target)
+        old, old_sums = _start_from_previous(con, target, tmp, alias, reuse_spare=True) if incremental else ({}, {})
         if not old and incremental and shared is not None and policy.keeps_everything:
             for level, path in sorted(shared.published.items()):
                 old, old_sums = _start_from_previous(con, path, tmp, alias)
@@ -265,6 +269,8 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         _fsync(tmp)
         # a stale write-ahead log beside the target would be replayed onto the new file
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
+        if incremental:
+            spare.keep(target)  # the copy replaced now is the next publish's starting file
         os.replace(tmp, target)
         _fsync(target.parent)
         if shared is not None:
@@ -328,12 +334,14 @@ def _record_policy(report: PublishReport, plan: TablePlan) -> None:
     report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
 
 
-def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path,
-                         alias: str) -> tuple[dict[str, str], dict[str, int]]:
-    """Copy the previous copy's bytes to ``tmp``; its fingerprints ({} = none usable: start empty) and kept hash sums."""
+def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path, alias: str,
+                         reuse_spare: bool = False) -> tuple[dict[str, str], dict[str, int]]:
+    """Start ``tmp`` from the previous copy: its spare when ``reuse_spare`` and one is free (spare.py),
+    else a byte copy; return its fingerprints ({} = none usable: start empty) and kept hash sums."""
     if not target.exists():
         return {}, {}
-    shutil.copyfile(target, tmp)
+    if not (reuse_spare and spare.take(con, target, tmp)):
+        shutil.copyfile(target, tmp)
     try:
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} (read_only)")
     except duckdb.Error:
