@@ -30,13 +30,14 @@ def test_the_replaced_copy_becomes_the_spare_and_is_patched_across_two_days(tmp_
     assert not spare_path(daily).exists()  # nothing was replaced
     # day 2: the events are re-derived and a customer moves; the copy in place is copied (no spare yet)
     _next_run(warehouse, "update marts.dim_customer set city = 'Abuja' where party_id = 'P2'")
-    _publish(warehouse, daily, "analyst", classification, keyed=KEYED)
+    day2 = _publish(warehouse, daily, "analyst", classification, keyed=KEYED)
     second = _inode(daily)
     assert second != first and _inode(spare_path(daily)) == first
+    assert day2.started_from == "copy"
     # day 3: only an interaction is added; the spare (day 1's copy) must catch up with day 2 too
     _change(warehouse, "insert into marts.fct_interactions values ('i3', 'P3', 'email', 'open')")
     third = _publish(warehouse, daily, "analyst", classification, keyed=KEYED)
-    assert _inode(daily) == first and _inode(spare_path(daily)) == second
+    assert _inode(daily) == first and _inode(spare_path(daily)) == second and third.started_from == "spare"
     assert {"marts.fct_events", "marts.dim_customer", "marts.fct_interactions"} <= set(third.rewritten)
     assert "marts.fct_events" in third.patched_by_key  # the keyed patch works from the older state too
     _publish(warehouse, full, "analyst", classification, incremental=False)
@@ -73,8 +74,9 @@ def test_a_spare_a_reader_still_holds_is_left_to_the_reader_and_the_publish_copi
         second = _inode(daily)
         assert _inode(spare_path(daily)) == first  # the reader's file is now the spare
         _change(warehouse, "insert into marts.fct_interactions values ('i4', 'P1', 'web', 'visit')")
-        _publish(warehouse, daily, "analyst", classification)
+        third = _publish(warehouse, daily, "analyst", classification)
         # the reader's DuckDB lock kept the publish off its file: a byte copy was patched instead
+        assert third.started_from == "copy"
         assert _inode(daily) not in (first, second) and _inode(spare_path(daily)) == second
         reader.stdin.write("\n")
         reader.stdin.flush()

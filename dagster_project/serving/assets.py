@@ -43,6 +43,15 @@ def _actions_markdown(report: PublishReport) -> str:
     return "\n".join(lines)
 
 
+def _started_text(report: PublishReport) -> str:
+    """What the copy's temporary file started from, for the log ("": an empty file)."""
+    if report.started_from is None:
+        return ""
+    source = (f"this run's {report.seeded_from} copy" if report.seeded_from
+              else "its spare" if report.started_from == "spare" else "a byte copy")
+    return f"; started from {source} ({report.start_seconds} s)"
+
+
 def _month_ordered(manifest_path) -> dict[tuple[str, str], str]:
     """The tables the Parquet export writes by month, stored in their date column's order."""
     return {tuple(name.split(".", 1)): column for name, column in partitioned_tables(manifest_path).items()}
@@ -65,7 +74,7 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "
                             "dagster_project/serving/analytics_classification.yml.")
     slowest_text = ", ".join(f"{table} {seconds} s" for table, seconds in report.slowest())
-    seeded = f"; started from this run's {report.seeded_from} copy" if report.seeded_from else ""
+    seeded = _started_text(report)
     context.log.info(f"{level} copy: {len(report.tables)} tables ({len(report.rewritten)} rewritten, of which "
                      f"{len(report.patched)} patched: {len(report.patched_by_key)} by key from the rows written since, "
                      f"{len(report.patched_from_shared)} row by row with the other copy's comparison; {len(report.carried_over)} unchanged and carried over{seeded}), "
@@ -83,6 +92,8 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         "patched_from_shared": dg.MetadataValue.json(report.patched_from_shared),
         "patched_by_key": dg.MetadataValue.json(report.patched_by_key),
         "seeded_from": dg.MetadataValue.text(report.seeded_from or ""),
+        "started_from": dg.MetadataValue.text(report.started_from or "empty"),
+        "start_seconds": dg.MetadataValue.float(report.start_seconds),
         "table_seconds": dg.MetadataValue.json(report.table_seconds),
         "personal_columns": dg.MetadataValue.md(_actions_markdown(report)),
         "unclassified_dropped": dg.MetadataValue.json(report.unclassified_dropped),

@@ -81,6 +81,8 @@ class PublishReport:
     patched_by_key: list[str] = field(default_factory=list)  # of those, from the rows written since (keyed_patch.py)
     compacted: bool = False                                # the patched file was rewritten to drop free blocks
     seeded_from: str | None = None  # level whose copy of this run the file started from (run_shared.py)
+    started_from: str | None = None  # "spare" or "copy": how the temporary file was started (spare.py); None: empty
+    start_seconds: float = 0.0       # the time that took (the byte copy the spare saves)
     table_seconds: dict[str, float] = field(default_factory=dict)  # schema.table -> fingerprint + publish time
 
     def slowest(self, n: int = 5) -> list[tuple[str, float]]:
@@ -225,15 +227,16 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
             return report
         if not incremental:
             spare.discard(target)
-        old, old_sums = _start_from_previous(con, target, tmp, alias, reuse_spare=True) if incremental else ({}, {})
+        old, old_sums = _start_from_previous(con, target, tmp, alias, report, reuse_spare=True) if incremental else ({}, {})
         if not old and incremental and shared is not None and policy.keeps_everything:
             for level, path in sorted(shared.published.items()):
-                old, old_sums = _start_from_previous(con, path, tmp, alias)
+                old, old_sums = _start_from_previous(con, path, tmp, alias, report)
                 if old:
                     report.seeded_from = level
                     break
         if not old:
             _remove(tmp)
+            report.started_from = None
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} "
                     f"(read_write, storage_version '{STORAGE_VERSION}')")
         attached = True
@@ -334,14 +337,19 @@ def _record_policy(report: PublishReport, plan: TablePlan) -> None:
     report.unclassified_dropped.extend(f"{key}.{column}" for column in plan.unclassified_dropped)
 
 
-def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path, alias: str,
+def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path, alias: str, report: PublishReport,
                          reuse_spare: bool = False) -> tuple[dict[str, str], dict[str, int]]:
     """Start ``tmp`` from the previous copy: its spare when ``reuse_spare`` and one is free (spare.py),
-    else a byte copy; return its fingerprints ({} = none usable: start empty) and kept hash sums."""
+    else a byte copy (noted in ``report``); return its fingerprints ({} = none usable: start empty)
+    and kept hash sums."""
     if not target.exists():
         return {}, {}
+    started = time.monotonic()
+    report.started_from = "spare"
     if not (reuse_spare and spare.take(con, target, tmp)):
+        report.started_from = "copy"
         shutil.copyfile(target, tmp)
+    report.start_seconds = round(time.monotonic() - started, 3)
     try:
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} (read_only)")
     except duckdb.Error:
