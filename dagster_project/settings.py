@@ -51,6 +51,7 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     duckdb_block_allocator_memory: str = DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY
     dbt_runs_dir: Path = DBT_PROJECT_DIR / "target" / "runs"
+    serving_spare: bool = True
 
     @classmethod
     def load(cls) -> "Settings":
@@ -90,6 +91,11 @@ class Settings:
             # sub-folder per step reused by every run. Two pipelines running at once from one
             # checkout (two warehouses, parallel test workers) each need their own.
             dbt_runs_dir=_path("CRM_CIF_DBT_RUNS_DIR", DBT_PROJECT_DIR / "target" / "runs"),
+            # Keep the serving copy a publish replaces as the next publish's starting file
+            # (serving/spare.py): saves copying both copies every day, costs their size again on
+            # disk. 'off' for a disk without the room or a policy of no older copy at rest.
+            serving_spare=os.environ.get("CRM_CIF_SERVING_SPARE", "on").strip().lower()
+            not in ("off", "0", "false", "no"),
         )
 
 

@@ -13,6 +13,7 @@ import duckdb
 
 from dagster_project.serving import spare as spare_module
 from dagster_project.serving.spare import spare_path
+from dagster_project.settings import get_settings
 from tests.test_serving_incremental import (KEYED, T2, _change, _content, _events, _next_run,  # noqa: F401
                                             classification, warehouse)
 from tests.test_serving_publish import _publish
@@ -118,3 +119,22 @@ def test_discard_removes_the_spare_and_its_log(tmp_path):
     spare_path(target).with_name(spare_path(target).name + ".wal").write_bytes(b"x")
     spare_module.discard(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb"]
+
+
+def test_without_a_spare_every_publish_copies_and_an_old_spare_goes(tmp_path, warehouse, classification,
+                                                                    monkeypatch):
+    """CRM_CIF_SERVING_SPARE=off (keep_spare=False): a disk without room for it, or no older copy at rest."""
+    daily, full = tmp_path / "serving.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "restricted", classification)
+    _change(warehouse, "insert into marts.fct_interactions values ('i3', 'P3', 'email', 'open')")
+    _publish(warehouse, daily, "restricted", classification)
+    assert spare_path(daily).exists()
+    _change(warehouse, "insert into marts.fct_interactions values ('i4', 'P1', 'web', 'visit')")
+    report = _publish(warehouse, daily, "restricted", classification, keep_spare=False)
+    assert report.started_from == "copy" and not spare_path(daily).exists()
+    _publish(warehouse, full, "restricted", classification, incremental=False)
+    assert _content(daily) == _content(full)
+    monkeypatch.setenv("CRM_CIF_SERVING_SPARE", "off")
+    assert get_settings().serving_spare is False
+    monkeypatch.setenv("CRM_CIF_SERVING_SPARE", "on")
+    assert get_settings().serving_spare is True

@@ -68,7 +68,7 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         report = publish_copy(con, COPY_PATHS[level](settings), policy, load_classification(),
                               settings.pseudonym_salt, shared=_PER_RUN.for_run(context.run_id),
                               keyed=keyed_tables(dbt_project.manifest_path),
-                              order_by=_month_ordered(dbt_project.manifest_path))
+                              order_by=_month_ordered(dbt_project.manifest_path), keep_spare=settings.serving_spare)
     if report.unclassified_dropped:
         context.log.warning(f"Personal-looking columns nobody classified, left out of the {level} copy: "
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "

@@ -194,7 +194,7 @@ def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int], writt
 def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPolicy, classification: Classification,
                  salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True,
                  shared: RunShared | None = None, keyed: Mapping[tuple[str, str], str] | None = None,
-                 order_by: Mapping[tuple[str, str], str] | None = None) -> PublishReport:
+                 order_by: Mapping[tuple[str, str], str] | None = None, keep_spare: bool = True) -> PublishReport:
     """Write the serving copy for one access level to a temporary file, check it, swap it in.
 
     With ``incremental`` (default) the temporary file starts as the previous copy (its spare, or a
@@ -205,6 +205,8 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     ``order_by``: (schema, table) -> column a rewritten table is stored in the order of (the date
     column of the tables the Parquet export writes by month: its ``COPY`` of a month then reads a
     month's row groups, not the whole table).
+    ``keep_spare``: keep the replaced copy as the next publish's starting file (spare.py); False
+    deletes a spare left by earlier publishes and always starts from a byte copy.
     """
     started = time.monotonic()
     target = Path(target)
@@ -225,9 +227,10 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
             report.bytes = target.stat().st_size
             report.seconds = round(time.monotonic() - started, 3)
             return report
-        if not incremental:
+        if not (incremental and keep_spare):
             spare.discard(target)
-        old, old_sums = _start_from_previous(con, target, tmp, alias, report, reuse_spare=True) if incremental else ({}, {})
+        old, old_sums = (_start_from_previous(con, target, tmp, alias, report, reuse_spare=keep_spare)
+                         if incremental else ({}, {}))
         if not old and incremental and shared is not None and policy.keeps_everything:
             for level, path in sorted(shared.published.items()):
                 old, old_sums = _start_from_previous(con, path, tmp, alias, report)
@@ -272,7 +275,7 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         _fsync(tmp)
         # a stale write-ahead log beside the target would be replayed onto the new file
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
-        if incremental:
+        if incremental and keep_spare:
             spare.keep(target)  # the copy replaced now is the next publish's starting file
         os.replace(tmp, target)
         _fsync(target.parent)
