@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from dagster_project.serving.classification import SERVING_SCHEMAS, load_classification
 from dagster_project.serving.keyed_patch import keyed_tables
+from dagster_project.serving.lookup_index import indexed_columns
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.parquet_partitions import partitioned_tables
 from dagster_project.serving.policy import load_policy
@@ -68,7 +69,8 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         report = publish_copy(con, COPY_PATHS[level](settings), policy, load_classification(),
                               settings.pseudonym_salt, shared=_PER_RUN.for_run(context.run_id),
                               keyed=keyed_tables(dbt_project.manifest_path),
-                              order_by=_month_ordered(dbt_project.manifest_path), keep_spare=settings.serving_spare)
+                              order_by=_month_ordered(dbt_project.manifest_path), keep_spare=settings.serving_spare,
+                              indexes=indexed_columns(dbt_project.manifest_path))
     if report.unclassified_dropped:
         context.log.warning(f"Personal-looking columns nobody classified, left out of the {level} copy: "
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "
@@ -95,6 +97,7 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         "started_from": dg.MetadataValue.text(report.started_from or "empty"),
         "start_seconds": dg.MetadataValue.float(report.start_seconds),
         "table_seconds": dg.MetadataValue.json(report.table_seconds),
+        "indexed": dg.MetadataValue.json(report.indexed),
         "personal_columns": dg.MetadataValue.md(_actions_markdown(report)),
         "unclassified_dropped": dg.MetadataValue.json(report.unclassified_dropped),
     })

@@ -33,7 +33,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from dagster_project.serving.classification import SERVING_SCHEMAS, Classificati
 from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, SourceSummary, previous_fingerprints,
                                                  previous_hash_sums, table_fingerprint, table_summary)
 from dagster_project.serving.keyed_patch import patch_by_key, published_as_it_is
+from dagster_project.serving.lookup_index import ensure_indexes
 from dagster_project.serving.patch import patch_table
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, literal, quote
 from dagster_project.serving import spare
@@ -84,6 +85,7 @@ class PublishReport:
     started_from: str | None = None  # "spare" or "copy": how the temporary file was started (spare.py); None: empty
     start_seconds: float = 0.0       # the time that took (the byte copy the spare saves)
     table_seconds: dict[str, float] = field(default_factory=dict)  # schema.table -> fingerprint + publish time
+    indexed: list[str] = field(default_factory=list)  # schema.table.column with a lookup index (lookup_index.py)
 
     def slowest(self, n: int = 5) -> list[tuple[str, float]]:
         """The ``n`` tables that took longest, slowest first: where a slow publish went."""
@@ -194,7 +196,8 @@ def sanity_check(path: Path, plans: list[TablePlan], rows: dict[str, int], writt
 def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPolicy, classification: Classification,
                  salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True,
                  shared: RunShared | None = None, keyed: Mapping[tuple[str, str], str] | None = None,
-                 order_by: Mapping[tuple[str, str], str] | None = None, keep_spare: bool = True) -> PublishReport:
+                 order_by: Mapping[tuple[str, str], str] | None = None, keep_spare: bool = True,
+                 indexes: Mapping[tuple[str, str], Sequence[str]] | None = None) -> PublishReport:
     """Write the serving copy for one access level to a temporary file, check it, swap it in.
 
     With ``incremental`` (default) the temporary file starts as the previous copy (its spare, or a
@@ -207,6 +210,7 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     month's row groups, not the whole table).
     ``keep_spare``: keep the replaced copy as the next publish's starting file (spare.py); False
     deletes a spare left by earlier publishes and always starts from a byte copy.
+    ``indexes``: (schema, table) -> columns given a lookup index in the copy (lookup_index.py).
     """
     started = time.monotonic()
     target = Path(target)
@@ -267,6 +271,7 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
                         [plan.schema, plan.table, fingerprint, str(summary.hash_sum) if as_it_is else None])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
             _record_policy(report, plan)
+        report.indexed = ensure_indexes(con, alias, [(p.schema, p.table) for p in plans], indexes or {})
         con.execute(f"checkpoint {quote(alias)}")
         report.compacted = bool(old) and _compact_if_bloated(con, alias, tmp)
         con.execute(f"detach {quote(alias)}")
