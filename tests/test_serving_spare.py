@@ -138,3 +138,21 @@ def test_without_a_spare_every_publish_copies_and_an_old_spare_goes(tmp_path, wa
     assert get_settings().serving_spare is False
     monkeypatch.setenv("CRM_CIF_SERVING_SPARE", "on")
     assert get_settings().serving_spare is True
+
+
+def test_a_spare_that_is_the_copy_in_place_is_not_patched(tmp_path, warehouse, classification):
+    """A publish that failed between naming the spare and its swap leaves the copy in place under both
+    names; the next publish must copy it, not write into the file readers have open."""
+    daily = tmp_path / "serving.duckdb"
+    _publish(warehouse, daily, "analyst", classification)
+    spare_module.keep(daily)  # the failed publish: the spare is the live copy itself
+    before = daily.read_bytes()
+    held = open(daily, "rb")  # a reader's handle on the live copy
+    try:
+        _change(warehouse, "insert into marts.fct_interactions values ('i3', 'P3', 'email', 'open')")
+        report = _publish(warehouse, daily, "analyst", classification)
+        assert report.started_from == "copy"
+        assert held.read() == before  # the reader's file was not written
+    finally:
+        held.close()
+    assert len(_content(daily)["marts.fct_interactions"][1]) == 3

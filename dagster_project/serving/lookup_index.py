@@ -10,7 +10,9 @@ the end; an index is kept up to date by those patches.
 A dbt model asks for it in ``config: meta: {serving_index_on: [column, ...]}``; each column gets a
 (non-unique) index in both copies, named ``<table>__<column>__lookup``. Indexes are created after
 the tables are written (a rewritten table has none; a compacted file may not carry them), and
-``create index if not exists`` leaves an index already there, which the patches maintained.
+``create index if not exists`` leaves an index already there, which the patches maintained. A
+publish that finds the copy already current writes nothing, indexes included: a column newly named
+gets its index at the next publish with a change.
 """
 
 from collections.abc import Iterable, Mapping

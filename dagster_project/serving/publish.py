@@ -39,6 +39,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.serving import spare
 from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
 from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, SourceSummary, previous_fingerprints,
                                                  previous_hash_sums, table_fingerprint, table_summary)
@@ -46,7 +47,6 @@ from dagster_project.serving.keyed_patch import patch_by_key, published_as_it_is
 from dagster_project.serving.lookup_index import ensure_indexes
 from dagster_project.serving.patch import patch_table
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, literal, quote
-from dagster_project.serving import spare
 from dagster_project.serving.run_shared import RunShared
 from dagster_project.warehouse import STORAGE_VERSION
 

@@ -42,6 +42,11 @@ def take(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path) -> bool:
         os.replace(spare, tmp)
     except FileNotFoundError:
         return False
+    if target.exists() and os.path.samefile(tmp, target):
+        # a publish that failed between keep() and its swap left the copy in place under both names:
+        # patching it would write into the file readers have open
+        tmp.unlink()
+        return False
     probe = "spare_" + uuid.uuid4().hex[:12]
     try:
         con.execute(f"attach {literal(str(tmp))} as {quote(probe)} (read_write)")
