@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.serving.classification import dbt_models, merged_meta
+from dagster_project.serving.patch import table_columns
 from dagster_project.serving.policy import quote
 
 INDEX_META = "serving_index_on"
@@ -50,9 +51,7 @@ def ensure_indexes(con: duckdb.DuckDBPyConnection, catalog: str, tables: Iterabl
         wanted = list(indexes.get((schema, table), ()))
         if not wanted:
             continue
-        present = {row[0] for row in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_catalog = ? and table_schema = ? and table_name = ?", [catalog, schema, table]).fetchall()}
+        present = {name for name, _ in table_columns(con, catalog, schema, table)}
         for column in wanted:
             if column not in present:
                 continue
