@@ -467,6 +467,8 @@ def main() -> None:
     ap.add_argument("--new-days", type=int, default=2,
                     help="last business days held back and run one at a time after the full build")
     ap.add_argument("--probe-disk-mib", type=int, default=1024, help="MiB the machine probe writes and fsyncs")
+    ap.add_argument("--probe-repeats", type=int, default=3,
+                    help="times the machine probe runs each query (median reported; 1 for a quick smoke)")
     ap.add_argument("--keep", action="store_true", help="keep the world and warehouse afterwards")
     ap.add_argument("--table", action="store_true", help="print the table of every recorded run and exit")
     args = ap.parse_args()
@@ -494,7 +496,7 @@ def main() -> None:
                            "--end", args.end, "--out", str(out)], env, events, log)
     held = hold_back_last_days(out / "landing", out / "held_back", args.new_days)
     say(f"held back {sum(n for _, n in held)} files of {', '.join(d for d, _ in held)}; machine probe")
-    probes = {"before": probe(out, args.probe_disk_mib)}
+    probes = {"before": probe(out, args.probe_disk_mib, args.probe_repeats)}
     say(f"  {probes['before']}; full build, stage by stage")
     build, _, build_wall = run_child(["build", "--stages", ",".join(BUILD_STAGES)], env, events, log)
     for s in build:
@@ -524,7 +526,7 @@ def main() -> None:
                          "process_wall_seconds": round(daily_wall, 2),
                          "fraction_of_full_build": round(daily[0]["seconds"] / full_seconds, 4)})
         say(f"  new day: {daily[0]['seconds']:.1f} s")
-    probes["after"] = probe(out, args.probe_disk_mib)
+    probes["after"] = probe(out, args.probe_disk_mib, args.probe_repeats)
     say(f"machine probe after: {probes['after']}")
 
     transform = transform_seconds(stages)

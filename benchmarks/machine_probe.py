@@ -141,6 +141,7 @@ def probe(folder: Path, disk_mib: int = 1024, repeats: int = 3) -> dict:
         write_seconds = time.perf_counter() - started
     finally:
         path.unlink(missing_ok=True)
-    return {**medians, "queries": {name: {"sql": query, "threads": threads} for name, (query, threads) in timed.items()},
+    return {**medians, "repeats": repeats,
+            "queries": {name: {"sql": query, "threads": threads} for name, (query, threads) in timed.items()},
             "disk_write_mib_s": round(blocks * BLOCK / 1024**2 / write_seconds, 1),
             "disk_mib": blocks * BLOCK // 1024**2, "sync_seconds": round(sync_seconds, 2), **contention(before, sample())}

@@ -26,8 +26,32 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     atexit.register(shutil.rmtree, os.environ["CRM_CIF_DATA_DIR"], ignore_errors=True)  # the worker's, gone with it
 
 
+# Seconds each of the slowest scopes took (setup + calls, one worker; `pytest --durations=0`,
+# 2026-12-06, on the 2-core CI machine). The scheduler hands them out longest first, so the two
+# workers finish together: in xdist's order (most tests first) the fault module came last and one
+# worker ran alone for minutes. Scopes not listed follow, in xdist's order; a stale figure only
+# costs balance, never a test.
+SCOPE_SECONDS = {
+    "tests/test_faults.py": 320, "built_world": 250, "tests/test_erasure_world.py": 200,
+    "tests/test_bench_harness.py": 150, "tests/test_day_by_day.py": 140, "tests/test_windowed_tests.py": 95,
+    "tests/test_staging_incremental.py": 70, "tests/test_incremental_households.py": 63,
+    "tests/test_incremental_history.py": 60, "tests/test_incremental_facts.py": 55,
+    "tests/test_incremental_scd2_history.py": 44, "tests/test_dbt_staging.py": 41, "tests/test_bad_input.py": 32,
+    "tests/test_duckdb_settings.py": 18, "tests/test_serving_incremental.py": 15,
+}
+
+
+SESSION_WORLD_SCOPE = "built_world"  # the scope of every module on the session's built world
+
+
+def session_world_modules() -> set[str]:
+    """The test modules that use the session's built world (they name its fixture)."""
+    return {f"tests/{p.name}" for p in Path(__file__).parent.glob("test_*.py") if SESSION_WORLD_SCOPE in p.read_text()}
+
+
 def pytest_xdist_make_scheduler(config, log):
-    """Send each test module whole to one worker, and every module on the built world to the same one.
+    """Send each test module whole to one worker, every module on the built world to the same one,
+    and the slowest first.
 
     A module's tests share its module-scoped worlds, and the session's built world is built once
     per worker that needs it: split across workers, each would build them again (minutes each).
@@ -37,13 +61,22 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    tests_dir = Path(__file__).parent
-    on_built_world = {f"tests/{p.name}" for p in tests_dir.glob("test_*.py") if "built_world" in p.read_text()}
+    on_built_world = session_world_modules()
 
     class ModuleScheduling(LoadScopeScheduling):
+        _longest_first = False
+
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return "built_world" if module in on_built_world else module
+            return SESSION_WORLD_SCOPE if module in on_built_world else module
+
+        def _assign_work_unit(self, node) -> None:
+            if not self._longest_first:  # the queue is complete by the first assignment
+                ordered = sorted(self.workqueue.items(), key=lambda scope: -SCOPE_SECONDS.get(scope[0], 0))
+                self.workqueue.clear()
+                self.workqueue.update(ordered)
+                self._longest_first = True
+            super()._assign_work_unit(node)
 
     return ModuleScheduling(config, log)
 
