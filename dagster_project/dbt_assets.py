@@ -10,6 +10,7 @@ them. Asset keys are ``[schema, model]`` so the graph reads by layer.
 import fcntl
 import importlib.metadata
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -181,6 +182,29 @@ def build_args(full_refresh: bool, full_data_tests: bool = False) -> list[str]:
     return args
 
 
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def start_from_newest_parse(target: Path) -> None:
+    """Give a dbt step's folder the newest saved parse among the steps' folders, if its own is older.
+
+    dbt parses the whole project again (~7.5 s against ~3 s) when a folder's saved parse was made
+    for another warehouse file: the profile is part of what it checks. On a new warehouse (a first
+    run, a test's world) the step before in the same run has just parsed for this one, so the later
+    steps start from its parse. dbt checks what it is given (project files, profile, vars) and
+    parses whole when it does not fit, so a wrong guess costs only the full parse it would have done.
+    """
+    own = target / PARTIAL_PARSE_FILE
+    saved = [p for p in target.parent.glob(f"*/{PARTIAL_PARSE_FILE}") if p.is_file()]
+    newest = max(saved, key=lambda p: p.stat().st_mtime, default=None)
+    if newest is None or newest == own or (own.exists() and own.stat().st_mtime >= newest.stat().st_mtime):
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    partial = own.with_name(f".{PARTIAL_PARSE_FILE}.copying")
+    shutil.copy2(newest, partial)  # keeps its time: the next run sees the two as equal
+    os.replace(partial, own)
+
+
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource) -> Iterator[Any]:
     os.environ["CRM_CIF_WAREHOUSE"] = duckdb.database  # profiles.yml reads it: one warehouse for both
     os.environ["CRM_CIF_DUCKDB_MEMORY_LIMIT"] = duckdb.connection_config.get("memory_limit", "")
@@ -190,6 +214,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     # One target folder per dbt asset, reused by every run: dagster-dbt's default (a new folder
     # per run) would grow by megabytes a run, forever.
     target = get_settings().dbt_runs_dir / context.op_execution_context.op.name
+    start_from_newest_parse(target)
     # Incremental models add only the new raw batches; a full refresh rebuilds them whole
     # (erasure, changed model rules): see dagster_project/full_refresh.py for how to ask.
     full_refresh = full_refresh_requested(duckdb.database, context.run.tags)
