@@ -20,6 +20,7 @@ import duckdb
 import pytest
 
 from dagster_project.settings import PROJECT_ROOT
+from dagster_project.sources import get_entity
 
 pytestmark = pytest.mark.e2e
 
@@ -124,13 +125,20 @@ def test_kill_during_ingestion_then_rerun_equals_a_clean_run(world, clean, tmp_p
     loaded = _count(warehouse, "select count(*) from raw.file_ledger")
     assert 0 < loaded < total_files
     # Before the resumed run, a file the killed run had committed is delivered again under another
-    # name: its content is in the ledger, so it changes nothing (the ledger does not list it).
+    # name: its content is in the ledger, so it is skipped with its entity's other files and changes
+    # nothing (the ledger does not list it).
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        (committed,) = con.execute("select max(source_file) from raw.file_ledger where status = 'loaded'").fetchone()
+        committed, source_system, entity = con.execute(
+            "select source_file, source, entity from raw.file_ledger where status = 'loaded' "
+            "order by source_file desc limit 1").fetchone()
+        (entity_files,) = con.execute("select count(*) from raw.file_ledger where source = ? and entity = ?",
+                                      [source_system, entity]).fetchone()
     source = root / "landing" / committed
     shutil.copy(source, source.with_name(source.stem + "_again" + source.suffix))
     result = _run(root)
     assert result.returncode == 0, result.stderr[-3000:]
+    table = get_entity(source_system, entity).table
+    assert f"{table}: 0 file(s) loaded, {entity_files + 1} skipped" in result.stdout + result.stderr
     assert _count(warehouse, "select count(*) from raw.file_ledger") == total_files
     assert fingerprints(warehouse) == clean
 
