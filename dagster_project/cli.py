@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -13,8 +14,22 @@ from pathlib import Path
 from dagster_project.settings import PROJECT_ROOT, get_settings
 
 
-# DuckDB has one writer: a sensor-triggered ingest and the daily build must queue, not collide.
-DAGSTER_YAML = """\
+# Marks a dagster.yaml this command wrote: it is rewritten when the default changes (or the home
+# moved); delete the line to keep a file of your own (e.g. Postgres storage for a deployment).
+MANAGED_MARK = "# Written by crm-cif: delete this line to keep your own changes."
+# What `crm-cif run` wrote before the event log storage was added (rewritten when found).
+EARLIER_DAGSTER_YAML = ("telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"
+                        "  pools:\n    default_limit: 1\n",)
+
+
+def dagster_yaml(home: Path) -> str:
+    """The Dagster instance's config for `home`.
+
+    DuckDB has one writer: a sensor-triggered ingest and the daily build must queue, not collide.
+    The event log is Dagster's SQLite one with its connections kept (event_log_storage.py), in
+    the folder Dagster's default uses, so existing run history stays readable.
+    """
+    return f"""{MANAGED_MARK}
 telemetry:
   enabled: false
 concurrency:
@@ -22,6 +37,11 @@ concurrency:
     max_concurrent_runs: 1
   pools:
     default_limit: 1
+event_log_storage:
+  module: dagster_project.event_log_storage
+  class: KeptConnectionsSqliteEventLogStorage
+  config:
+    base_dir: {json.dumps(str(home / "history" / "runs"))}
 """
 
 
@@ -30,8 +50,10 @@ def _dagster_home() -> Path:
     home = get_settings().data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    wanted = dagster_yaml(home)
+    current = config.read_text() if config.exists() else None
+    if current is None or current in EARLIER_DAGSTER_YAML or (current.startswith(MANAGED_MARK) and current != wanted):
+        config.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
