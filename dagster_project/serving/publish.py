@@ -138,11 +138,6 @@ def plan_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, classifi
     return TablePlan(schema, table, tuple(select), actions, tuple(dropped), tuple(tokens), order_by)
 
 
-def _remove(path: Path) -> None:
-    for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
-
-
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -242,7 +237,7 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
                     report.seeded_from = level
                     break
         if not old:
-            _remove(tmp)
+            spare.remove_database(tmp)
             report.started_from = None
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} "
                     f"(read_write, storage_version '{STORAGE_VERSION}')")
@@ -292,7 +287,7 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
                 con.execute(f"detach {quote(alias)}")
             except duckdb.Error:
                 pass  # the original error says what went wrong; the file goes either way
-        _remove(tmp)
+        spare.remove_database(tmp)
     report.bytes = target.stat().st_size
     report.seconds = round(time.monotonic() - started, 3)
     return report
@@ -437,7 +432,7 @@ def _compact_if_bloated(con: duckdb.DuckDBPyConnection, alias: str, tmp: Path) -
         os.replace(fresh, tmp)
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} (read_write)")
     finally:
-        _remove(fresh)
+        spare.remove_database(fresh)
     return True
 
 

@@ -70,8 +70,12 @@ def keep(target: Path) -> None:
         discard(target)
 
 
+def remove_database(path: Path) -> None:
+    """Delete a DuckDB file and its write-ahead log, either or both may be missing."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
 def discard(target: Path) -> None:
     """Delete the spare of ``target`` (erasure, a fresh publish)."""
-    spare = spare_path(target)
-    for leftover in (spare, spare.with_name(spare.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    remove_database(spare_path(target))
