@@ -479,3 +479,31 @@ def test_pipeline_publishes_an_analyst_copy_without_raw_personal_values(built_wo
     assert occurrences(analyst, private) == {}
     manifest = json.loads((built_world.root / "exports" / "parquet" / "manifest.json").read_text())
     assert {(e["schema"], e["table"]) for e in manifest["tables"]} == tables
+
+
+@pytest.mark.e2e
+def test_every_personal_looking_served_column_is_classified(built_world, classification):
+    """Not only the columns the ymls list: every column the warehouse serves. A personal-looking
+    column nobody classified is dropped from the analyst copy with a warning on every run
+    (hist_party_golden's names were, until their yml listed them)."""
+    with duckdb.connect(str(built_world.warehouse), read_only=True) as con:
+        columns = con.execute("select table_schema, table_name, column_name from information_schema.columns "
+                              f"where table_schema in {tuple(SERVING_SCHEMAS)} order by all").fetchall()
+    assert len({(s, t) for s, t, _ in columns}) > 40
+    unclassified = [f"{s}.{t}.{c}" for s, t, c in columns
+                    if looks_personal(c) and classification.column(s, t, c) is None]
+    assert unclassified == []
+    dropped = [event.event_specific_data.materialization.metadata["unclassified_dropped"].value
+               for event in built_world.first_run.all_events
+               if event.event_type_value == "ASSET_MATERIALIZATION"
+               and event.event_specific_data.materialization.asset_key == ANALYST_COPY]
+    assert dropped == [[]]
+    # the golden history's names reach the analyst copy as the same tokens as dim_customer_history's
+    analyst = built_world.root / "serving.duckdb"
+    same = _rows(analyst, "select count(*), count(h.first_name), count(*) filter (where h.first_name is not distinct from d.first_name "
+                          "and h.email is not distinct from d.email and h.birth_year is not distinct from d.birth_year) "
+                          "from history.hist_party_golden as h join marts.dim_customer_history as d "
+                          "on d.party_id = h.party_id and d.valid_from = h.valid_from")[0]
+    assert same[0] > 10_000 and same[1] > 5_000 and same[2] == same[0]
+    assert _rows(analyst, "select count(*) from history.hist_party_golden_attributes "
+                          "where first_name not like 'tok\\_%' escape '\\'")[0][0] == 0
