@@ -9,13 +9,13 @@ import pytest
 
 from dagster_project.serving import fingerprint as fingerprint_module
 from dagster_project.serving import publish as publish_module
-from dagster_project.serving.classification import load_classification
+from dagster_project.serving.classification import Classification, ColumnClass, load_classification
 from dagster_project.serving.fingerprint import copy_fingerprints
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.policy import load_policy, quote
 from dagster_project.serving.publish import plan_table, publish_copy, serving_tables
 from dagster_project.serving.run_shared import PerRun
-from tests.test_serving_publish import SALT, WAREHOUSE_SQL, _publish
+from tests.test_serving_publish import SALT, WAREHOUSE_SQL, _publish, _sha_token
 
 
 @pytest.fixture(scope="module")
@@ -380,6 +380,109 @@ def test_a_per_party_history_is_patched_by_party_and_a_merged_away_party_leaves(
     _publish(warehouse, full, level, classification, incremental=False)
     assert _content(daily) == _content(full)
     assert not [row for row in _content(daily)["history.hist_people"][1] if row[0] == "p3"]
+
+
+HIST_CONTACTS = ("history", "hist_contacts")
+KEYED_CONTACTS = {HIST_CONTACTS: "party_id"}
+
+
+def _contacts(warehouse, classification):
+    """A per-party history with personal columns in miniature (as hist_party_golden): 300 parties with
+    two periods each, written at T1; the analyst copy pseudonymises the email and publishes the birth
+    year. Returns the classification that says so."""
+    _change(warehouse, "create schema if not exists history; create table history.hist_contacts as "
+                       "select 'p' || (i // 2) as party_id, i % 2 as period, 'c' || (i // 2) || '@example.com' as email, "
+                       "date '1980-01-01' + cast(i as integer) as date_of_birth, i % 5 as value, "
+                       f"timestamp '{T1}' as refreshed_at from range(600) as t(i)")
+    return Classification(exact={**classification.exact, HIST_CONTACTS: {
+        "email": ColumnClass("direct_identifier", "email"),
+        "date_of_birth": ColumnClass("quasi_identifier", "date_of_birth")}}, patterns=classification.patterns)
+
+
+def _next_contacts_run(warehouse, extra_sql=""):
+    """The next run recomputes p1 (a new email, three periods) and p2 (p3 merged into it) and adds p300."""
+    _change(warehouse, "delete from history.hist_contacts where party_id in ('p1', 'p2', 'p3'); "
+                       "insert into history.hist_contacts values "
+                       f"('p1', 0, 'c1@example.com', date '1980-01-03', 9, timestamp '{T2}'), "
+                       f"('p1', 1, 'new1@example.com', date '1980-01-03', 9, timestamp '{T2}'), "
+                       f"('p1', 2, 'new1@example.com', date '1980-01-03', 8, timestamp '{T2}'), "
+                       f"('p2', 0, 'c2@example.com', date '1980-01-05', 4, timestamp '{T2}'), "
+                       f"('p300', 0, 'c300@example.com', null, 1, timestamp '{T2}');" + extra_sql)
+
+
+def test_a_history_with_personal_columns_is_patched_by_key_with_tokens_for_the_rows_written_since(
+        tmp_path, warehouse, classification):
+    classes = _contacts(warehouse, classification)
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "analyst", classes, keyed=KEYED_CONTACTS)
+    _next_contacts_run(warehouse)
+    report = _publish(warehouse, daily, "analyst", classes, keyed=KEYED_CONTACTS)
+    assert report.patched_by_key == ["history.hist_contacts"] and report.tables["history.hist_contacts"] == 599
+    _publish(warehouse, full, "analyst", classes, incremental=False)
+    assert _content(daily) == _content(full)
+    columns, rows = _content(daily)["history.hist_contacts"]
+    assert [c[0] for c in columns] == ["party_id", "period", "email", "birth_year", "value", "refreshed_at"]
+    assert ("p1", 1, _sha_token("new1@example.com"), 1980, 9, datetime.fromisoformat(T2)) in rows
+    assert not [row for row in rows if row[0] == "p3"]
+    # nothing written since: carried over; the kept sum still fits the next keyed patch
+    assert _publish(warehouse, daily, "analyst", classes, keyed=KEYED_CONTACTS).carried_over.count(
+        "history.hist_contacts") == 1
+    _change(warehouse, "insert into history.hist_contacts values "
+                       "('p301', 0, 'c301@example.com', null, 1, timestamp '2025-01-05 06:00:00')")
+    assert _publish(warehouse, daily, "analyst", classes, keyed=KEYED_CONTACTS).patched_by_key == [
+        "history.hist_contacts"]
+    _publish(warehouse, full, "analyst", classes, incremental=False)
+    assert _content(daily) == _content(full)
+
+
+def test_a_new_salt_never_patches_personal_columns_by_key(tmp_path, warehouse, classification):
+    """The copy's other rows hold tokens of the old salt: comparing every row rewrites them all."""
+    classes = _contacts(warehouse, classification)
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "analyst", classes, keyed=KEYED_CONTACTS)
+    _next_contacts_run(warehouse)
+    policy = load_policy()["analyst"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        report = publish_copy(con, daily, policy, classes, "another-salt", keyed=KEYED_CONTACTS)
+        publish_copy(con, full, policy, classes, "another-salt", incremental=False)
+    assert "history.hist_contacts" in report.rewritten and report.patched_by_key == []
+    assert _content(daily) == _content(full)
+
+
+def test_a_kept_column_changed_without_a_new_refreshed_at_is_caught_in_a_copy_with_tokens(
+        tmp_path, warehouse, classification):
+    classes = _contacts(warehouse, classification)
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "analyst", classes, keyed=KEYED_CONTACTS)
+    _next_contacts_run(warehouse, "update history.hist_contacts set value = 42 where party_id = 'p10'")
+    report = _publish(warehouse, daily, "analyst", classes, keyed=KEYED_CONTACTS)
+    assert report.patched_by_key == [] and "history.hist_contacts" in report.patched
+    _publish(warehouse, full, "analyst", classes, incremental=False)
+    assert _content(daily) == _content(full)
+
+
+def test_a_copy_from_before_the_select_digest_patches_by_key_only_tables_without_personal_columns(
+        tmp_path, warehouse, classification):
+    classes = _contacts(warehouse, classification)
+    _events(warehouse)
+    keyed = {**KEYED, **KEYED_CONTACTS}
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "analyst", classes, keyed=keyed, keep_spare=False)
+    with duckdb.connect(str(daily)) as con:  # as an earlier version wrote it: sums of as-is tables only
+        con.execute("alter table _publish.table_fingerprints drop column select_sha256")
+        con.execute("update _publish.table_fingerprints set row_hash_sum = null where table_name = 'hist_contacts'")
+    _next_run(warehouse)
+    _next_contacts_run(warehouse)
+    report = _publish(warehouse, daily, "analyst", classes, keyed=keyed, keep_spare=False)
+    assert report.patched_by_key == ["marts.fct_events"] and "history.hist_contacts" in report.patched
+    _publish(warehouse, full, "analyst", classes, incremental=False)
+    assert _content(daily) == _content(full)
+    # and the next publish (from this copy, not from a spare: that would be the earlier one) patches both by key
+    _change(warehouse, "insert into history.hist_contacts values "
+                       "('p301', 0, 'c301@example.com', null, 1, timestamp '2025-01-05 06:00:00'); "
+                       "insert into marts.fct_events values ('e1002', 1, timestamp '2025-01-05 06:00:00')")
+    assert sorted(_publish(warehouse, daily, "analyst", classes, keyed=keyed, keep_spare=False).patched_by_key) == [
+        "history.hist_contacts", "marts.fct_events"]
 
 
 def test_a_keyed_patch_that_deletes_too_much_leaves_the_rest_to_the_row_by_row_patch(tmp_path, warehouse,

@@ -6,9 +6,11 @@ policy or salt change republishes), the source columns with their types, the row
 of the 64-bit hashes of every row (``sum(hash(c1, c2, ...))``, order-free, so a dbt rebuild that
 writes the same rows in another order counts as unchanged; a duplicate row changes the sum, unlike
 a xor). Two different tables share it only on a 64-bit hash-sum collision. Stored per copy in
-``_publish.table_fingerprints`` (not a served schema: no analyst table, no Parquet file), with,
-for a table published as it is, the warehouse's row-hash sum (``row_hash_sum``): the sum of the
-copy's rows, which the keyed patch checks itself against (keyed_patch.py).
+``_publish.table_fingerprints`` (not a served schema: no analyst table, no Parquet file), with the
+row-hash sum of the copy's table over the columns it publishes as they are (``row_hash_sum``; for a
+table without personal columns the warehouse's sum; NULL where nobody needs it) and the digest of
+the select list it was written with (``select_sha256``), which the keyed patch checks itself
+against (keyed_patch.py).
 
 The warehouse side (``source_summary``: columns, row count, hash sum) does not depend on the access
 level; both copies of a run share it (run_shared.py).
@@ -81,14 +83,19 @@ def previous_fingerprints(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[
     return {f"{schema}.{table}": fingerprint for schema, table, fingerprint in rows}
 
 
-def previous_hash_sums(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
-    """schema.table -> row-hash sum of the copy's table as published, where it was kept (keyed_patch.py)."""
-    try:
-        rows = con.execute(f"select table_schema, table_name, row_hash_sum from "
-                           f"{quote(catalog)}.{METADATA_SCHEMA}.{FINGERPRINTS} where row_hash_sum is not null").fetchall()
-    except duckdb.Error:
-        return {}  # a copy from before the sums were kept
-    return {f"{schema}.{table}": int(hash_sum) for schema, table, hash_sum in rows}
+def previous_hash_sums(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, tuple[int, str | None]]:
+    """schema.table -> (row-hash sum over the kept columns, select-list digest) of an attached copy's
+    tables, where a sum was kept (keyed_patch.py). A copy from before the digests were kept has only
+    the sums of tables published as they are: digest None."""
+    table = f"{quote(catalog)}.{METADATA_SCHEMA}.{FINGERPRINTS}"
+    for digest in ("select_sha256", "null"):
+        try:
+            rows = con.execute(f"select table_schema, table_name, row_hash_sum, {digest} from {table} "
+                               "where row_hash_sum is not null").fetchall()
+        except duckdb.Error:
+            continue  # an older copy: without the digest, or without the sums
+        return {f"{schema}.{name}": (int(hash_sum), select) for schema, name, hash_sum, select in rows}
+    return {}
 
 
 def copy_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

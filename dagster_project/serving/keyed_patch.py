@@ -9,18 +9,27 @@ written after it are the changed ones; the copy's rows with those keys are delet
 rows inserted.
 
 Applies to a dbt model that is incremental with strategy delete+insert, a single-column
-``unique_key`` and a ``refreshed_at`` column, published as it is (no column masked: the copy's
-rows equal the warehouse's). The key may be a party's (the per-party histories rewrite every
-row of a party they recompute); a key the warehouse lost without writing a row again (a party
-merged away) shows as more rows in the copy than in the warehouse, and those rows are deleted
-too. Checked, not trusted: the copy's row-hash sum is kept beside its fingerprint (publish.py);
-after the patch the kept sum minus the deleted rows' hashes plus the inserted rows' hashes must
-equal the warehouse table's hash sum (computed for its fingerprint anyway), and the row counts
-must agree. Any disagreement (a row changed without a new
-``refreshed_at``, a clock that went back) returns None and the caller falls back to the row-by-row
-patch, which compares everything.
+``unique_key`` and a ``refreshed_at`` column, both published as they are. The key may be a party's
+(the per-party histories rewrite every row of a party they recompute); a key the warehouse lost
+without writing a row again (a party merged away) shows as more rows in the copy than in the
+warehouse, and those rows are deleted too. The rows inserted are the level's select list over the
+rows written since, so a copy that pseudonymises, masks, generalises or drops personal columns is
+patched the same way, computing tokens for a day's rows instead of every row.
+
+Checked, not trusted: the copy keeps, beside its fingerprint (publish.py), the row-hash sum of its
+table over the columns it publishes as they are (``kept_columns``: every column of a table without
+personal data) and the digest of the select list it was written with. After the patch the kept sum
+minus the deleted rows' hashes plus the inserted rows' hashes must equal the warehouse table's sum
+over those columns (for a table published as it is, the sum its fingerprint computed anyway), and
+the row counts must agree. Any disagreement (a row changed without a new ``refreshed_at``, a clock
+that went back) returns None and the caller falls back to the row-by-row patch, which compares
+everything. A personal column is not in the check: its published value is a function of the row's
+own value, which changes only with a new ``refreshed_at`` (the model's delete+insert), and a
+changed select list (another policy or salt) never patches by key, since the copy's other rows
+hold values of the old one.
 """
 
+import hashlib
 from pathlib import Path
 
 import duckdb
@@ -28,7 +37,7 @@ import numpy as np
 
 from dagster_project.serving.classification import dbt_models
 from dagster_project.serving.fingerprint import SourceSummary, row_hash_sum_sql
-from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, row_hash_sql, table_columns
+from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, row_hash_sql
 from dagster_project.serving.policy import quote
 
 REFRESHED_AT = "refreshed_at"
@@ -60,26 +69,52 @@ def published_as_it_is(select_list: tuple[str, ...], columns: list[tuple[str, st
     return list(select_list) == [quote(name) for name, _ in columns]
 
 
-def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, schema: str, table: str,
-                 key: str, copy_hash_sum: int | None, source: SourceSummary) -> PatchResult | None:
-    """Bring ``alias.schema.table`` up to the warehouse's by key; None = not applicable or not verified.
+def kept_columns(select_list: tuple[str, ...], columns: list[tuple[str, str]]) -> list[str]:
+    """The columns (in table order) the select list publishes as they are: equal in copy and warehouse."""
+    items = set(select_list)
+    return [name for name, _ in columns if quote(name) in items]
 
-    For a table published as it is (``published_as_it_is``; the caller checks). ``copy_hash_sum``:
-    the row-hash sum the copy's table had when it was published (None: unknown). ``source``: the
-    warehouse table's summary (columns, rows, hash sum) computed for its fingerprint.
+
+def select_digest(select_list: tuple[str, ...]) -> str:
+    """sha256 of a select list: whether a copy's table was written with the policy and salt of now."""
+    return hashlib.sha256("\n".join(select_list).encode("utf-8")).hexdigest()
+
+
+def kept_hash_sum(con: duckdb.DuckDBPyConnection, source_catalog: str, schema: str, table: str,
+                  kept: list[str], source: SourceSummary) -> int:
+    """The warehouse table's row-hash sum over ``kept``: its fingerprint's sum when that is every column."""
+    if kept == [name for name, _ in source.columns]:
+        return source.hash_sum
+    warehouse = f"{quote(source_catalog)}.{quote(schema)}.{quote(table)}"
+    return int(con.execute(f"select {row_hash_sum_sql(kept)} from {warehouse}").fetchall()[0][0])
+
+
+def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, schema: str, table: str,
+                 key: str, select_list: tuple[str, ...], copy_hash_sum: int | None, source: SourceSummary,
+                 kept_sum: int) -> PatchResult | None:
+    """Bring ``alias.schema.table`` up to ``select <select_list>`` of the warehouse's table by key;
+    None = not applicable or not verified.
+
+    ``copy_hash_sum``: the copy's row-hash sum over the kept columns when it was published with this
+    select list (None: unknown, or written with another one; the caller checks the digest).
+    ``source``: the warehouse table's summary (columns, rows, hash sum) computed for its fingerprint;
+    ``kept_sum``: the warehouse table's sum over the kept columns now (``kept_hash_sum``).
     """
-    columns = list(source.columns)
-    if (copy_hash_sum is None or table_columns(con, alias, schema, table) != columns
-            or not {key, REFRESHED_AT} <= {name for name, _ in columns}):
+    kept = kept_columns(select_list, list(source.columns))
+    if copy_hash_sum is None or not {key, REFRESHED_AT} <= set(kept):
         return None
     warehouse = f"{quote(source_catalog)}.{quote(schema)}.{quote(table)}"
     target = f"{quote(alias)}.{quote(schema)}.{quote(table)}"
+    select = ", ".join(select_list)
+    # the copy's table has the shape this select list gives (names and types)
+    if ([row[:2] for row in con.execute(f"describe {target}").fetchall()]
+            != [row[:2] for row in con.execute(f"describe select {select} from {warehouse} limit 0").fetchall()]):
+        return None
     since = con.execute(f"select max({quote(REFRESHED_AT)}) from {target}").fetchall()[0][0]
     if since is None:
         return None
-    names = [name for name, _ in columns]
     written = f"from {warehouse} where {quote(REFRESHED_AT)} > ?"
-    inserted, inserted_sum = con.execute(f"select count(*), {row_hash_sum_sql(names)} {written}",
+    inserted, inserted_sum = con.execute(f"select count(*), {row_hash_sum_sql(kept)} {written}",
                                          [since]).fetchall()[0]
     if inserted > MAX_CHANGED_SHARE * max(source.rows, 1):
         return None
@@ -89,22 +124,22 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
         # the deleted rows' hashes come back from the delete itself: one pass over the copy's keys
         # instead of a count-and-sum pass and then the delete (2 s for the 42 M interactions, cold)
         gone = con.execute(f"delete from {target} where {quote(key)} in (select k from temp.main._publish_keys) "
-                           f"returning {row_hash_sql(names)} as h").fetchnumpy()["h"]
+                           f"returning {row_hash_sql(kept)} as h").fetchnumpy()["h"]
         deleted, deleted_sum = len(gone), exact_sum(gone)
         if deleted + inserted > MAX_CHANGED_SHARE * max(source.rows, 1):
             return None  # half-patched: the caller's row-by-row patch compares it whole, then rewrites it
         if inserted:
-            con.execute(f"insert into {target} select * {written}", [since])
+            con.execute(f"insert into {target} select {select} {written}", [since])
     finally:
         con.execute("drop table if exists temp.main._publish_keys")
     after = con.execute(f"select count(*) from {target}").fetchall()[0][0]
     if after > source.rows:
         # keys the warehouse no longer has (a party merged away: its rows deleted, none written)
         vanished = con.execute(f"delete from {target} where {quote(key)} not in (select {quote(key)} from {warehouse} "
-                               f"where {quote(key)} is not null) returning {row_hash_sql(names)} as h"
+                               f"where {quote(key)} is not null) returning {row_hash_sql(kept)} as h"
                                ).fetchnumpy()["h"]
         deleted, deleted_sum = deleted + len(vanished), deleted_sum + exact_sum(vanished)
         after -= len(vanished)
-    if after != source.rows or copy_hash_sum - deleted_sum + inserted_sum != source.hash_sum:
+    if after != source.rows or copy_hash_sum - deleted_sum + inserted_sum != kept_sum:
         return None  # the copy is left half-patched; the caller's row-by-row patch compares it whole
     return PatchResult(rows=after, deleted=deleted, inserted=inserted)

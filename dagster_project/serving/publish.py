@@ -43,7 +43,8 @@ from dagster_project.serving import spare
 from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
 from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, SourceSummary, previous_fingerprints,
                                                  previous_hash_sums, table_fingerprint, table_summary)
-from dagster_project.serving.keyed_patch import patch_by_key, published_as_it_is
+from dagster_project.serving.keyed_patch import (REFRESHED_AT, kept_columns, kept_hash_sum, patch_by_key,
+                                                 published_as_it_is, select_digest)
 from dagster_project.serving.lookup_index import ensure_indexes
 from dagster_project.serving.patch import patch_table
 from dagster_project.serving.policy import TOKEN_PATTERN, LevelPolicy, column_select, literal, quote
@@ -248,22 +249,21 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         for schema, table in sorted(existing - {(p.schema, p.table) for p in plans}):
             con.execute(f"drop table {quote(alias)}.{quote(schema)}.{quote(table)}")  # gone from the warehouse
         con.execute(f"create or replace table {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} "
-                    "(table_schema varchar, table_name varchar, fingerprint varchar, row_hash_sum varchar)")
+                    "(table_schema varchar, table_name varchar, fingerprint varchar, row_hash_sum varchar, "
+                    "select_sha256 varchar)")
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
             table_started = time.monotonic()
             summary = table_summary(con, source_catalog, plan.schema, plan.table, summaries)
             fingerprint = table_fingerprint(plan, summary)
-            # the copy's rows are the warehouse's as they are: its kept sum describes them, and it
-            # can be patched by key
-            as_it_is = published_as_it_is(plan.select_list, list(summary.columns))
-            by_key = _KeyedPatch((keyed or {}).get((plan.schema, plan.table)) if as_it_is else None,
-                                 old_sums.get(key), summary)
+            by_key = _keyed_patch(con, source_catalog, plan, summary, (keyed or {}).get((plan.schema, plan.table)),
+                                  old_sums.get(key))
             report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
                                                 (plan.schema, plan.table) in existing, old.get(key), fingerprint,
                                                 shared.patches if shared else None, by_key)
-            con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?)",
-                        [plan.schema, plan.table, fingerprint, str(summary.hash_sum) if as_it_is else None])
+            con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?, ?)",
+                        [plan.schema, plan.table, fingerprint,
+                         None if by_key.kept_sum is None else str(by_key.kept_sum), select_digest(plan.select_list)])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
             _record_policy(report, plan)
         report.indexed = ensure_indexes(con, alias, [(p.schema, p.table) for p in plans], indexes or {})
@@ -341,7 +341,7 @@ def _record_policy(report: PublishReport, plan: TablePlan) -> None:
 
 
 def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path, alias: str, report: PublishReport,
-                         reuse_spare: bool = False) -> tuple[dict[str, str], dict[str, int]]:
+                         reuse_spare: bool = False) -> tuple[dict[str, str], dict[str, tuple[int, str | None]]]:
     """Start ``tmp`` from the previous copy: its spare when ``reuse_spare`` and one is free (spare.py),
     else a byte copy (noted in ``report``); return its fingerprints ({} = none usable: start empty)
     and kept hash sums."""
@@ -365,11 +365,30 @@ def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path
 
 @dataclass(frozen=True)
 class _KeyedPatch:
-    """What patching one table by key needs (keyed_patch.py); ``key`` None = not a keyed table, or
-    not published as it is."""
+    """What patching one table by key needs (keyed_patch.py); ``key`` None = not a keyed table, or its
+    key or ``refreshed_at`` is not published as it is. ``kept_sum``: the warehouse table's row-hash
+    sum over the columns the copy publishes as they are, kept in the copy (None: nobody needs it)."""
     key: str | None
     copy_hash_sum: int | None
     source: SourceSummary
+    kept_sum: int | None
+
+
+def _keyed_patch(con: duckdb.DuckDBPyConnection, source_catalog: str, plan: TablePlan, summary: SourceSummary,
+                 table_key: str | None, old_sum: tuple[int, str | None] | None) -> _KeyedPatch:
+    """How one table can be patched by key now, and the kept sum its copy will carry."""
+    as_it_is = published_as_it_is(plan.select_list, list(summary.columns))
+    kept = kept_columns(plan.select_list, list(summary.columns))
+    key = table_key if table_key is not None and {table_key, REFRESHED_AT} <= set(kept) else None
+    # a table without personal columns gets its fingerprint's sum for free; a keyed one with them
+    # pays a scan of its kept columns (no tokens computed)
+    kept_sum = summary.hash_sum if as_it_is else (
+        kept_hash_sum(con, source_catalog, plan.schema, plan.table, kept, summary) if key else None)
+    copy_sum, digest = old_sum if old_sum is not None else (None, None)
+    # the copy's sum fits only a copy written with this select list (copies from before the digest
+    # kept sums of tables published as they are only)
+    fits = digest == select_digest(plan.select_list) or (digest is None and as_it_is)
+    return _KeyedPatch(key, copy_sum if fits else None, summary, kept_sum)
 
 
 def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan,
@@ -391,8 +410,8 @@ def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: s
         con.execute(f"drop table {name}")
         return copy_table(con, alias, source_catalog, plan)
     if exists and by_key.key is not None:
-        patched = patch_by_key(con, alias, source_catalog, plan.schema, plan.table, by_key.key,
-                               by_key.copy_hash_sum, by_key.source)
+        patched = patch_by_key(con, alias, source_catalog, plan.schema, plan.table, by_key.key, plan.select_list,
+                               by_key.copy_hash_sum, by_key.source, by_key.kept_sum)
         if patched is not None:
             report.patched.append(key)
             report.patched_by_key.append(key)
