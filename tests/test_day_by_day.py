@@ -105,6 +105,18 @@ class Builds:
     late_file: Path | None = None
     late: list[LateChange] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    before_last: dict[str, list[tuple]] = field(default_factory=dict)  # COMPARED_BY_ROW tables before the last run
+
+
+# Incremental by comparison (dbt/macros/incremental_by_comparison.sql): a run writes only their new and
+# changed rows, with its refreshed_at.
+COMPARED_BY_ROW = ("marts.dim_customer", "marts.customer_360")
+
+
+def _keep_before_last_run(warehouse: Path, kept: dict[str, list[tuple]]) -> None:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table in COMPARED_BY_ROW:
+            kept[table] = con.execute(f"select * from {table}").fetchall()
 
 
 def _business_day(path: Path) -> date:
@@ -239,6 +251,8 @@ def builds(tmp_path_factory) -> Builds:
                                                                  day - timedelta(days=LATE_BY_DAYS))
                 batch.append(out.late_file)
             _deliver(batch, landing, out.daily / "landing")
+            if day == steps[-1]:
+                _keep_before_last_run(out.daily / "warehouse.duckdb", out.before_last)
             started = time.perf_counter()
             materialize_warehouse(out.daily)
             out.seconds[f"day-by-day run to {day}"] = time.perf_counter() - started
@@ -299,6 +313,31 @@ def test_day_by_day_build_equals_a_rebuild_from_raw_table_by_table(builds):
     assert not missing, f"expected relations not compared: {missing}"
     history = {t for t in _tables(builds.full / "warehouse.duckdb") if t.startswith("history.")}
     assert history <= set(result.compared), f"history tables not compared: {history - set(result.compared)}"
+
+
+def test_the_last_run_wrote_exactly_the_new_and_changed_rows_of_the_tables_compared_by_row(builds):
+    """dim_customer and customer_360 (incremental by comparison): the rows with the last run's
+    refreshed_at are those new or different from the table before it; every other row is the same
+    row as before, refreshed_at included; keys the run dropped are gone. The one-go comparison
+    (above) shows the table equals a rebuild."""
+    daily = builds.daily / "warehouse.duckdb"
+    for table in COMPARED_BY_ROW:
+        columns = [r[0] for r in _fetch(daily, "select column_name from information_schema.columns where "
+                                               "table_schema || '.' || table_name = ? order by ordinal_position", [table])]
+        assert columns[0] == "party_id" and columns[-1] == "refreshed_at", table
+        before = {row[0]: row for row in builds.before_last[table]}
+        after = {row[0]: row for row in _fetch(daily, f"select * from {table}")}
+        last_run = max(row[-1] for row in after.values())
+        written = {key for key, row in after.items() if row[-1] == last_run}
+        changed = {key for key, row in after.items() if key not in before or before[key][:-1] != row[:-1]}
+        assert written == changed, (table, sorted(written ^ changed)[:5])
+        assert all(after[key] == before[key] for key in after.keys() - written), table
+        assert 0 < len(written) < len(after) / 2, (table, len(written), len(after))
+    # the keys each has are the keys its model gives now (the post-hooks delete those it no longer gives)
+    assert {r[0] for r in _fetch(daily, "select party_id from marts.dim_customer")} == {
+        r[0] for r in _fetch(daily, "select party_id from integration.int_party_golden")}
+    assert {r[0] for r in _fetch(daily, "select party_id from marts.customer_360")} == {
+        r[0] for r in _fetch(daily, "select party_id from marts.dim_customer where customer_status <> 'contact'")}
 
 
 def test_a_change_dated_last_month_corrects_that_period_and_the_current_record(builds):

@@ -513,7 +513,7 @@ def test_the_deleted_rows_hash_sum_is_exact_past_64_bits():
                                                 ).fetchall()[0][0]
 
 
-def test_the_facts_and_the_holdings_history_are_the_keyed_tables_of_the_dbt_project():
+def test_the_facts_histories_and_customer_tables_are_the_keyed_tables_of_the_dbt_project():
     from dagster_project.dbt_assets import dbt_project
     from dagster_project.serving.keyed_patch import keyed_tables
 
@@ -522,4 +522,6 @@ def test_the_facts_and_the_holdings_history_are_the_keyed_tables_of_the_dbt_proj
                                                        ("marts", "fct_service_cases"): "case_id",
                                                        ("history", "hist_holdings"): "holding_id",
                                                        ("history", "hist_party_golden"): "party_id",
-                                                       ("history", "hist_party_golden_attributes"): "party_id"}
+                                                       ("history", "hist_party_golden_attributes"): "party_id",
+                                                       ("marts", "dim_customer"): "party_id",
+                                                       ("marts", "customer_360"): "party_id"}
