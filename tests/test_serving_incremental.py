@@ -485,6 +485,25 @@ def test_a_copy_from_before_the_select_digest_patches_by_key_only_tables_without
         "history.hist_contacts", "marts.fct_events"]
 
 
+def test_a_view_of_a_keyed_history_is_patched_by_key_as_its_table(tmp_path, warehouse, classification):
+    """dim_customer_history in miniature: a view passing a per-party history's rows through, renamed,
+    stored by the copies as a table; declared keyed (meta serving_keyed_by), it is patched by party."""
+    classes = _contacts(warehouse, classification)
+    _change(warehouse, "create view marts.contact_history as select party_id, period, email as contact_email, "
+                       "value, refreshed_at from history.hist_contacts")
+    classes = Classification(exact={**classes.exact, ("marts", "contact_history"): {
+        "contact_email": ColumnClass("direct_identifier", "email")}}, patterns=classes.patterns)
+    keyed = {**KEYED_CONTACTS, ("marts", "contact_history"): "party_id"}
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "analyst", classes, keyed=keyed)
+    _next_contacts_run(warehouse)
+    report = _publish(warehouse, daily, "analyst", classes, keyed=keyed)
+    assert sorted(report.patched_by_key) == ["history.hist_contacts", "marts.contact_history"]
+    assert report.tables["marts.contact_history"] == 599
+    _publish(warehouse, full, "analyst", classes, incremental=False)
+    assert _content(daily) == _content(full)
+
+
 def test_a_keyed_patch_that_deletes_too_much_leaves_the_rest_to_the_row_by_row_patch(tmp_path, warehouse,
                                                                                       classification):
     _events(warehouse)
@@ -513,7 +532,7 @@ def test_the_deleted_rows_hash_sum_is_exact_past_64_bits():
                                                 ).fetchall()[0][0]
 
 
-def test_the_facts_histories_and_customer_tables_are_the_keyed_tables_of_the_dbt_project():
+def test_the_facts_histories_customer_tables_and_a_declared_view_are_the_keyed_tables_of_the_dbt_project():
     from dagster_project.dbt_assets import dbt_project
     from dagster_project.serving.keyed_patch import keyed_tables
 
@@ -524,4 +543,5 @@ def test_the_facts_histories_and_customer_tables_are_the_keyed_tables_of_the_dbt
                                                        ("history", "hist_party_golden"): "party_id",
                                                        ("history", "hist_party_golden_attributes"): "party_id",
                                                        ("marts", "dim_customer"): "party_id",
-                                                       ("marts", "customer_360"): "party_id"}
+                                                       ("marts", "customer_360"): "party_id",
+                                                       ("marts", "dim_customer_history"): "party_id"}

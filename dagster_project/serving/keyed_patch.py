@@ -35,23 +35,32 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from dagster_project.serving.classification import dbt_models
+from dagster_project.serving.classification import dbt_models, merged_meta
 from dagster_project.serving.fingerprint import SourceSummary, row_hash_sum_sql
 from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, row_hash_sql
 from dagster_project.serving.policy import quote
 
 REFRESHED_AT = "refreshed_at"
+KEYED_VIEW_META = "serving_keyed_by"
 
 
 def keyed_tables(manifest_path: Path) -> dict[tuple[str, str], str]:
-    """(schema, table) -> key of every dbt model whose rows can be patched by key (see above)."""
+    """(schema, table) -> key of every dbt model whose rows can be patched by key (see above).
+
+    A view qualifies when its meta says ``serving_keyed_by: <key>``: a view that passes one such
+    model's rows through one for one, with its key and ``refreshed_at`` (dim_customer_history over
+    hist_party_golden), changes exactly as that model does."""
     found = {}
     for table, node in dbt_models(manifest_path):
         config = node.get("config", {})
         key = config.get("unique_key")
+        if REFRESHED_AT not in node.get("columns", {}):
+            continue
         if (config.get("materialized") == "incremental" and config.get("incremental_strategy") == "delete+insert"
-                and isinstance(key, str) and REFRESHED_AT in node.get("columns", {})):
+                and isinstance(key, str)):
             found[table] = key
+        elif config.get("materialized") == "view" and isinstance(merged_meta(node).get(KEYED_VIEW_META), str):
+            found[table] = merged_meta(node)[KEYED_VIEW_META]
     return found
 
 

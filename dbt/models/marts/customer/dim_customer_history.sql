@@ -10,7 +10,8 @@
 
     A view: it renames and selects hist_party_golden's columns, so a table was a daily copy of
     every period (2.4 s at a million people, growing with the history) that every reader scans
-    just as it would scan the view. The serving copies publish it as a table (serving/publish.py).
+    just as it would scan the view. The serving copies publish it as a table (serving/publish.py)
+    and patch it by party from refreshed_at (meta serving_keyed_by, serving/keyed_patch.py).
 -#}
 {{ config(materialized='view') }}
 select
@@ -29,5 +30,6 @@ select
     valid_from,
     valid_to,
     is_current,
-    loaded_at
+    loaded_at,
+    refreshed_at
 from {{ ref('hist_party_golden') }}
