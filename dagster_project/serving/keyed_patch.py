@@ -85,7 +85,9 @@ def kept_columns(select_list: tuple[str, ...], columns: list[tuple[str, str]]) -
 
 
 def select_digest(select_list: tuple[str, ...]) -> str:
-    """sha256 of a select list: whether a copy's table was written with the policy and salt of now."""
+    """sha256 of a select list: whether a copy's table was written with the policy and salt of now.
+    The salt is in it, as in the fingerprint (fingerprint.py); it tells no more of the salt than any
+    token of a value one knows does."""
     return hashlib.sha256("\n".join(select_list).encode("utf-8")).hexdigest()
 
 
