@@ -9,11 +9,13 @@ them. Asset keys are ``[schema, model]`` so the graph reads by layer.
 
 import fcntl
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -224,13 +226,40 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     if full_data_tests:
         context.log.info("Full data tests: the windowed dbt tests check whole tables this run.")
     args = build_args(full_refresh, full_data_tests)
+    started = datetime.now(timezone.utc)
     invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target)
     events = list(invocation.stream())
     yield from _with_row_counts(events, context, duckdb)
     if not invocation.is_successful():
-        raise dg.Failure(
-            description="dbt build failed; see the dbt output above for the failing models and tests.",
-        )
+        failures = dbt_failures(_run_results_since(target / "run_results.json", started))
+        raise dg.Failure(description="dbt build failed" + (": " + "; ".join(failures) if failures else "")
+                         + ". See the dbt output above for the failing models and tests.")
+
+
+def _run_results_since(path: Path, started: datetime) -> dict:
+    """This invocation's run_results.json ({} when dbt wrote none: the folder keeps an earlier run's)."""
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        generated = datetime.fromisoformat(results["metadata"]["generated_at"].replace("Z", "+00:00"))
+    except (OSError, ValueError, KeyError):
+        return {}
+    return results if generated >= started else {}
+
+
+def dbt_failures(run_results: Mapping, limit: int = 5) -> list[str]:
+    """'<node>: <dbt's message, whitespace collapsed, at most 300 characters>' for the nodes that
+    errored or failed, so the run's summary names them and says why (and quality/alerts.py can add
+    a hint) without reading dbt's log. dbt's first line is often only "Compilation Error in model
+    ..."; the reason follows on the next lines."""
+    failed = [r for r in run_results.get("results", []) if r.get("status") in ("error", "fail", "runtime error")]
+    lines = []
+    for result in failed[:limit]:
+        name = result.get("unique_id", "?").split(".")[2] if result.get("unique_id", "").count(".") >= 2 else "?"
+        message = " ".join(str(result.get("message") or "").split())
+        lines.append(f"{name}: {message[:300]}" if message else name)
+    if len(failed) > limit:
+        lines.append(f"and {len(failed) - limit} more")
+    return lines
 
 
 ensure_manifest()

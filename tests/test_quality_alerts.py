@@ -111,3 +111,36 @@ def test_post_alert_sends_json():
     with _Receiver() as receiver:
         assert post_alert(receiver.url, {"run_id": "r1", "status": "failed"}, timeout=5) is None
     assert receiver.received == [{"run_id": "r1", "status": "failed"}]
+
+
+def test_a_failed_dbt_build_names_its_failing_nodes_and_an_out_of_sync_model_gets_a_hint(tmp_path):
+    """dbt's own words reach the run summary: the failing nodes and the first line of each message,
+    from this invocation's run_results.json only (the step's folder keeps the previous run's)."""
+    from datetime import datetime, timedelta, timezone
+
+    from dagster_project.dbt_assets import _run_results_since, dbt_failures
+    from dagster_project.quality.alerts import hints_for
+
+    started = datetime(2026, 12, 7, 2, 0, tzinfo=timezone.utc)
+    results = {"metadata": {"generated_at": "2026-12-07T02:03:04.123456Z"}, "results": [
+        {"unique_id": "model.crm_cif.dim_customer", "status": "error",
+         "message": "Compilation Error in model dim_customer\n  The source and target schemas on this incremental "
+                    "model are out of sync!\n  They can be reconciled ..."},
+        {"unique_id": "model.crm_cif.customer_360", "status": "skipped", "message": None},
+        {"unique_id": "test.crm_cif.unique_dim_customer_party_id.1a2b3c", "status": "fail",
+         "message": "Got 2 results, configured to fail if != 0"},
+        {"unique_id": "model.crm_cif.fct_interactions", "status": "success", "message": "OK"},
+    ]}
+    path = tmp_path / "run_results.json"
+    path.write_text(json.dumps(results))
+    failures = dbt_failures(_run_results_since(path, started))
+    assert failures == ["dim_customer: Compilation Error in model dim_customer The source and target schemas on this "
+                        "incremental model are out of sync! They can be reconciled ...",
+                        "unique_dim_customer_party_id: Got 2 results, configured to fail if != 0"]
+    assert _run_results_since(path, started + timedelta(hours=1)) == {}  # an earlier invocation's file
+    assert _run_results_since(tmp_path / "missing.json", started) == {}
+    assert dbt_failures({"results": [{"unique_id": f"model.p.m{i}", "status": "error", "message": "x"}
+                                     for i in range(7)]}, limit=5)[-1] == "and 2 more"
+    # the hint is found in the failure description, which carries dbt's message
+    assert hints_for(["dbt build failed: " + "; ".join(failures)]) == ["An incremental model's columns changed (an upgrade or an edited model): run "
+                                    "`crm-cif run --full-refresh` once to rebuild the incremental models."]

@@ -110,6 +110,9 @@ HINTS = {
                                "(CRM_CIF_WAREHOUSE, CRM_CIF_DATA_DIR), then re-run; what was committed stays.",
     "Read-only file system": "A folder the run writes to is read-only: the warehouse and data folder must be writable.",
     "Permission denied": "Permission denied: check who may write the warehouse and data folder.",
+    # dbt's on_schema_change='fail': the model's columns differ from its table (an upgrade, an edited model)
+    "are out of sync": "An incremental model's columns changed (an upgrade or an edited model): run "
+                       "`crm-cif run --full-refresh` once to rebuild the incremental models.",
 }
 
 
