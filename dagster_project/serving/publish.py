@@ -380,10 +380,9 @@ def _keyed_patch(con: duckdb.DuckDBPyConnection, source_catalog: str, plan: Tabl
     as_it_is = published_as_it_is(plan.select_list, list(summary.columns))
     kept = kept_columns(plan.select_list, list(summary.columns))
     key = table_key if table_key is not None and {table_key, REFRESHED_AT} <= set(kept) else None
-    # a table without personal columns gets its fingerprint's sum for free; a keyed one with them
-    # pays a scan of its kept columns (no tokens computed)
-    kept_sum = summary.hash_sum if as_it_is else (
-        kept_hash_sum(con, source_catalog, plan.schema, plan.table, kept, summary) if key else None)
+    # a table without personal columns gets its fingerprint's sum for free (kept_hash_sum); a keyed
+    # one with them pays a scan of its kept columns (no tokens computed)
+    kept_sum = kept_hash_sum(con, source_catalog, plan.schema, plan.table, kept, summary) if as_it_is or key else None
     copy_sum, digest = old_sum if old_sum is not None else (None, None)
     # the copy's sum fits only a copy written with this select list (copies from before the digest
     # kept sums of tables published as they are only)
