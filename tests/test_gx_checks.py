@@ -265,7 +265,34 @@ def test_every_suite_targets_a_raw_or_mart_asset_and_is_valid_gx():
         assert s.table == ".".join(s.asset_key)
         gx.ExpectationSuite(**{k: v for k, v in s.suite.items() if k != "id"})  # parses as a GX suite
     customer_360 = json.loads(suite_path("marts.customer_360").read_text())
-    assert "expect_table_row_count_to_equal" in {e["type"] for e in customer_360["expectations"]}
+    # validated by the rows written since its last pass; the row reconciliation with dim_customer
+    # is the dbt test customer_360_has_every_customer_and_prospect (test below)
+    assert customer_360["meta"]["crm_cif"]["batch"] == "new_rows"
+    assert "expect_table_row_count_to_equal" not in {e["type"] for e in customer_360["expectations"]}
+
+
+def test_customer_360_reconciliation_names_each_party_out_of_place(tmp_path):
+    """The dbt test that customer_360 holds exactly dim_customer's customers and prospects fails,
+    naming the party and what is wrong, for each way the two can disagree."""
+    from tests.test_dbt_staging import run_dbt
+
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.dim_customer as select * from (values ('P1', 'active'), "
+                    "('P2', 'prospect'), ('P3', 'contact'), ('P5', 'contact')) as t(party_id, customer_status)")
+        con.execute("create table marts.customer_360 as select * from (values ('P1'), ('P3'), ('P4')) as t(party_id)")
+    name = "customer_360_has_every_customer_and_prospect"
+    result = run_dbt(warehouse, tmp_path, "test", "--select", name, "--store-failures", check=False)
+    assert result.returncode == 1, result.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        failures = con.execute(f"select party_id, problem from dbt_test__audit.{name} order by 1").fetchall()
+    assert failures == [("P2", "customer or prospect missing from customer_360"),
+                        ("P3", "a bare contact in customer_360"), ("P4", "not a party of dim_customer")]
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into marts.customer_360 values ('P2')")
+        con.execute("delete from marts.customer_360 where party_id in ('P3', 'P4')")
+    assert run_dbt(warehouse, tmp_path, "test", "--select", name, check=False).returncode == 0
 
 
 def test_every_gx_check_passes_on_the_sample_world(built_world):

@@ -118,7 +118,15 @@ def staged_incrementally(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     build(warehouse, work)
     compiled = work / "target" / "compiled" / "crm_cif" / "models" / "staging" / "billing" / f"{TXN}.sql"
     assert "accepted_before" in compiled.read_text(), "the second build must be incremental"
+    quarantine_sql = (work / "target" / "compiled" / "crm_cif" / "models" / "staging" / "stg_quarantine.sql").read_text()
+    assert f"_loaded_at > cast('{T0}" in quarantine_sql, "stg_quarantine must add only the rows loaded since"
     return warehouse, work
+
+
+def quarantine(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select source_system, source_entity, batch_id, row_number, record_key, reason_codes, "
+                           "loaded_at from staging.stg_quarantine order by 1, 2, 3, 4").fetchall()
 
 
 @pytest.mark.parametrize("model", [TXN, SCHEMES])
@@ -143,6 +151,13 @@ def test_incremental_run_equals_full_refresh(staged_incrementally: tuple[Path, P
     build(rebuilt, work, "--full-refresh")
     for model in (TXN, SCHEMES):
         assert statuses(rebuilt, model) == statuses(warehouse, model) == EXPECTED[model]
+    # the quarantine, appended to batch by batch, holds exactly the rows a full rebuild gives
+    assert table_type(warehouse, "stg_quarantine") == "BASE TABLE"
+    assert quarantine(warehouse) == quarantine(rebuilt)
+    entity = {TXN: ("billing", "transactions"), SCHEMES: ("sales", "schemes")}
+    assert [r[:4] + r[5:6] for r in quarantine(warehouse)] == sorted(
+        (*entity[model], batch, line, reasons)
+        for model in (TXN, SCHEMES) for batch, line, _, reasons in EXPECTED[model] if reasons is not None)
 
 
 def test_a_run_without_new_batches_stages_nothing(staged_incrementally: tuple[Path, Path]) -> None:
