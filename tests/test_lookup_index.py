@@ -56,3 +56,44 @@ def test_customer_360_and_dim_customer_ask_for_lookup_indexes_in_the_dbt_project
 
     assert indexed_columns(dbt_project.manifest_path) == {("marts", "customer_360"): ("party_id",),
                                                           ("marts", "dim_customer"): ("party_id", "household_id")}
+
+
+def test_a_bulk_delete_drops_the_tables_indexes_and_a_small_one_keeps_them(tmp_path):
+    from dagster_project.serving.lookup_index import REBUILD_SHARE, drop_for_bulk_delete
+
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    con.execute("create schema marts")
+    con.execute("create table marts.t as select i as k, i % 3 as g from range(1000) as t(i)")
+    con.execute("create index t__k__lookup on marts.t (k)")
+    con.execute("create index t__g__lookup on marts.t (g)")
+    catalog = con.execute("select current_database()").fetchall()[0][0]
+    assert REBUILD_SHARE == 0.02
+    assert drop_for_bulk_delete(con, catalog, "marts", "t", deleting=20, rows=1000) == []
+    assert len(con.execute("select * from duckdb_indexes() where table_name = 't'").fetchall()) == 2
+    assert sorted(drop_for_bulk_delete(con, catalog, "marts", "t", deleting=21, rows=1000)) == [
+        "t__g__lookup", "t__k__lookup"]
+    assert con.execute("select * from duckdb_indexes() where table_name = 't'").fetchall() == []
+
+
+def test_a_keyed_patch_that_replaces_many_rows_builds_the_indexes_again(tmp_path, warehouse, classification):
+    """A run re-derives 100 of 1,000 events (over REBUILD_SHARE): the copy is patched by key without
+    its indexes, which the publish builds again; lookups answer the new values."""
+    from tests.test_serving_incremental import KEYED, T2, _events
+
+    indexes = {("marts", "fct_events"): ("event_id", "value")}
+    _events(warehouse)
+    daily, full = tmp_path / "daily.duckdb", tmp_path / "full.duckdb"
+    _publish(warehouse, daily, "analyst", classification, keyed=KEYED, indexes=indexes)
+    expected = [("marts", "fct_events", "fct_events__event_id__lookup"),
+                ("marts", "fct_events", "fct_events__value__lookup")]
+    assert _indexes(daily) == expected
+    _change(warehouse, "delete from marts.fct_events where event_id in (select 'e' || i from range(100) as t(i)); "
+                       "insert into marts.fct_events select 'e' || i, 42, "
+                       f"timestamp '{T2}' from range(100) as t(i)")
+    report = _publish(warehouse, daily, "analyst", classification, keyed=KEYED, indexes=indexes)
+    assert report.patched_by_key == ["marts.fct_events"] and _indexes(daily) == expected
+    with duckdb.connect(str(daily), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_events where value = ?", [42]).fetchall() == [(100,)]
+        assert con.execute("select value from marts.fct_events where event_id = ?", ["e7"]).fetchall() == [(42,)]
+    _publish(warehouse, full, "analyst", classification, incremental=False)
+    assert _content(daily) == _content(full)

@@ -37,6 +37,7 @@ import numpy as np
 
 from dagster_project.serving.classification import dbt_models, merged_meta
 from dagster_project.serving.fingerprint import SourceSummary, row_hash_sum_sql
+from dagster_project.serving.lookup_index import drop_for_bulk_delete
 from dagster_project.serving.patch import MAX_CHANGED_SHARE, PatchResult, row_hash_sql
 from dagster_project.serving.policy import quote
 
@@ -129,6 +130,9 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
                                          [since]).fetchall()[0]
     if inserted > MAX_CHANGED_SHARE * max(source.rows, 1):
         return None
+    # a key written since replaces at most its old rows: dropping the lookup indexes first spares
+    # the delete their upkeep when it is a large share (lookup_index.py; publish builds them again)
+    drop_for_bulk_delete(con, alias, schema, table, inserted, source.rows)
     try:
         con.execute(f"create or replace temp table _publish_keys as select distinct {quote(key)} as k {written}",
                     [since])
