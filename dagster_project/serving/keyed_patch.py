@@ -136,10 +136,7 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
     try:
         con.execute(f"create or replace temp table _publish_keys as select distinct {quote(key)} as k {written}",
                     [since])
-        # the deleted rows' hashes come back from the delete itself: one pass over the copy's keys
-        # instead of a count-and-sum pass and then the delete (2 s for the 42 M interactions, cold)
-        gone = con.execute(f"delete from {target} where {quote(key)} in (select k from temp.main._publish_keys) "
-                           f"returning {row_hash_sql(kept)} as h").fetchnumpy()["h"]
+        gone = _delete_keys(con, target, key, kept)
         deleted, deleted_sum = len(gone), exact_sum(gone)
         if deleted + inserted > MAX_CHANGED_SHARE * max(source.rows, 1):
             return None  # half-patched: the caller's row-by-row patch compares it whole, then rewrites it
@@ -147,6 +144,7 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
             con.execute(f"insert into {target} select {select} {written}", [since])
     finally:
         con.execute("drop table if exists temp.main._publish_keys")
+        con.execute("drop table if exists temp.main._publish_rows")
     after = con.execute(f"select count(*) from {target}").fetchall()[0][0]
     if after > source.rows:
         # keys the warehouse no longer has (a party merged away: its rows deleted, none written)
@@ -158,3 +156,24 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
     if after != source.rows or copy_hash_sum - deleted_sum + inserted_sum != kept_sum:
         return None  # the copy is left half-patched; the caller's row-by-row patch compares it whole
     return PatchResult(rows=after, deleted=deleted, inserted=inserted)
+
+
+def _delete_keys(con: duckdb.DuckDBPyConnection, target: str, key: str, kept: list[str]) -> np.ndarray:
+    """Delete the copy's rows whose key is in ``temp._publish_keys``; the hashes of the rows deleted.
+
+    The rows are found first by their key alone (their rowids), then deleted by rowid, in one
+    transaction so the rowids hold. Why: a delete filtered on the keys read every column of every
+    row it scanned to hand the survivors of the filter on: 1.1-1.6 s for the 42 M interactions of
+    the 1M world against 0.65 s (measured on its day-2 analyst copy: 63 k keys, 1,049 rows deleted).
+    The hashes come back from the delete itself, not from a pass of their own."""
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create or replace temp table _publish_rows as select rowid as r from {target} "
+                    f"where {quote(key)} in (select k from temp.main._publish_keys)")
+        gone = con.execute(f"delete from {target} where rowid in (select r from temp.main._publish_rows) "
+                           f"returning {row_hash_sql(kept)} as h").fetchnumpy()["h"]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return gone
