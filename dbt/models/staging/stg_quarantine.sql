@@ -8,8 +8,9 @@
     batch loaded before it, in load order, so no batch loaded earlier can arrive later. The filter
     is a constant, so each _checked table's scan skips the row groups of older batches: rebuilt
     whole, this model read the quarantined rows of ~60 M staged rows every run (2.7-5.8 s of node
-    time in a new day's staging at a million people; 0.1 s now). A full refresh of a _checked model must rebuild this
-    one too: dbt's `model+` selection includes it, as does `crm-cif run --full-refresh`. -#}
+    time in a new day's staging at a million people; 0.1 s now). A full refresh of a _checked
+    model must rebuild this one too: dbt's `model+` selection includes it, as does
+    `crm-cif run --full-refresh`. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
