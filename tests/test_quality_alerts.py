@@ -114,8 +114,8 @@ def test_post_alert_sends_json():
 
 
 def test_a_failed_dbt_build_names_its_failing_nodes_and_an_out_of_sync_model_gets_a_hint(tmp_path):
-    """dbt's own words reach the run summary: the failing nodes and the first line of each message,
-    from this invocation's run_results.json only (the step's folder keeps the previous run's)."""
+    """dbt's own words reach the run summary: the failing nodes and each message, whitespace
+    collapsed, from this invocation's run_results.json only (the step's folder keeps the previous run's)."""
     from datetime import datetime, timedelta, timezone
 
     from dagster_project.dbt_assets import _run_results_since, dbt_failures

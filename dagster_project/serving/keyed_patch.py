@@ -144,7 +144,6 @@ def patch_by_key(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str
             con.execute(f"insert into {target} select {select} {written}", [since])
     finally:
         con.execute("drop table if exists temp.main._publish_keys")
-        con.execute("drop table if exists temp.main._publish_rows")
     after = con.execute(f"select count(*) from {target}").fetchall()[0][0]
     if after > source.rows:
         # keys the warehouse no longer has (a party merged away: its rows deleted, none written)
@@ -176,4 +175,6 @@ def _delete_keys(con: duckdb.DuckDBPyConnection, target: str, key: str, kept: li
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        con.execute("drop table if exists temp.main._publish_rows")
     return gone

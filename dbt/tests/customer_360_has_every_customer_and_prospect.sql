@@ -7,9 +7,7 @@ select
     case when p.party_id is null then 'customer or prospect missing from customer_360'
          when c.party_id is null then 'not a party of dim_customer'
          else 'a bare contact in customer_360' end as problem
-from (
-    select party_id, customer_status from {{ ref('dim_customer') }}
-) as c
+from {{ ref('dim_customer') }} as c
 full outer join {{ ref('customer_360') }} as p on p.party_id = c.party_id
 where (p.party_id is null and c.customer_status <> 'contact')
     or (p.party_id is not null and (c.party_id is null or c.customer_status = 'contact'))
