@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,15 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "40%"
 # in three paired runs out of three; 2 GiB gained nothing (benchmarks/README.md). It applies to
 # dbt, a process that exits after its build.
 DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY = "60%"
+
+
+def _whole_days(var: str, default: int) -> int:
+    value = os.environ.get(var, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{var}={value!r}: expected a whole number of days (0 or more)")
+    return int(value)
 
 
 def _path(var: str, default: Path) -> Path:
@@ -52,6 +62,12 @@ class Settings:
     duckdb_block_allocator_memory: str = DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY
     dbt_runs_dir: Path = DBT_PROJECT_DIR / "target" / "runs"
     serving_spare: bool = True
+    serving_check_days: int = 7
+
+    @property
+    def serving_check_every(self) -> timedelta | None:
+        """How often a keyed table's serving copy is checked against the warehouse's hash sum (None: every publish)."""
+        return timedelta(days=self.serving_check_days) if self.serving_check_days > 0 else None
 
     @classmethod
     def load(cls) -> "Settings":
@@ -96,6 +112,10 @@ class Settings:
             # disk. 'off' for a disk without the room or a policy of no older copy at rest.
             serving_spare=os.environ.get("CRM_CIF_SERVING_SPARE", "on").strip().lower()
             not in ("off", "0", "false", "no"),
+            # Days between the checks of a keyed table's serving copy against the warehouse's hash
+            # sum of every row (serving/publish.py); between them the copy follows the rows written
+            # since and the row counts. 0 checks at every publish (~5 s more a day at a million people).
+            serving_check_days=_whole_days("CRM_CIF_SERVING_CHECK_DAYS", 7),
         )
 
 

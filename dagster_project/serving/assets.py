@@ -70,7 +70,8 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
                               settings.pseudonym_salt, shared=_PER_RUN.for_run(context.run_id),
                               keyed=keyed_tables(dbt_project.manifest_path),
                               order_by=_month_ordered(dbt_project.manifest_path), keep_spare=settings.serving_spare,
-                              indexes=indexed_columns(dbt_project.manifest_path))
+                              indexes=indexed_columns(dbt_project.manifest_path),
+                              check_every=settings.serving_check_every)
     if report.unclassified_dropped:
         context.log.warning(f"Personal-looking columns nobody classified, left out of the {level} copy: "
                             f"{report.unclassified_dropped}. Classify them in dbt meta or "
@@ -98,6 +99,8 @@ def _publish(context: dg.AssetExecutionContext, duckdb: DuckDBResource, level: s
         "start_seconds": dg.MetadataValue.float(report.start_seconds),
         "table_seconds": dg.MetadataValue.json(report.table_seconds),
         "indexed": dg.MetadataValue.json(report.indexed),
+        "checked": dg.MetadataValue.json(report.checked),
+        "repaired": dg.MetadataValue.json(report.repaired),
         "personal_columns": dg.MetadataValue.md(_actions_markdown(report)),
         "unclassified_dropped": dg.MetadataValue.json(report.unclassified_dropped),
     })

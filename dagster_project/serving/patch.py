@@ -32,6 +32,7 @@ class PatchResult:
     rows: int       # rows of the table after the patch
     deleted: int    # rows removed from the copy
     inserted: int   # rows added from the warehouse
+    kept_sum: int | None = None  # a keyed patch: the copy's row-hash sum over its kept columns after it
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,21 @@ copies (the swap is unchanged). Deleted rows and dropped tables leave free space
 over half its blocks are free the file is rewritten into a fresh one (COPY FROM DATABASE), and an
 erasure always rewrites both copies (privacy/erasure.py), so an erased person's rows do not survive
 in free blocks. ``incremental=False`` writes a fresh file.
+
+A keyed table (keyed_patch.py) is fingerprinted by its cursor (row count and newest
+``refreshed_at``, fingerprint.py) and patched by key with the row counts checked; its copy is checked
+against the warehouse's hash sum of every row on a cadence (``check_every``: a week in the pipeline,
+setting ``serving_check_days``; None checks at every publish), dated per table in the copy
+(``_publish.table_fingerprints.checked_at``: written or compared whole, or its sum checked). Why: the
+hash of every row of every keyed table cost 6.8 s a day at a million people (both copies 38.4-39.2
+s -> 33.4-33.8 s, replayed on the benchmark world's day 2, 2026-12-07) and grows with the history, to learn what the cursor tells, since dbt's delete+insert is the only writer of those tables
+and stamps every row it writes. What the check is for: a change made without a new ``refreshed_at``
+(by hand, a tool outside dbt), which the cursor cannot see; the check finds the copy's kept sum
+differing from the warehouse's and compares the table row by row, and the repaired table's
+fingerprint is marked (``<fingerprint>:repaired``) so the Parquet export writes it again. A
+warehouse whose newest ``refreshed_at`` is older than the copy's (restored from a backup) is
+compared row by row at once. With the spare each publish starts from the copy before the one in
+place, whose own check dates apply: the two files are each checked a week after their last check.
 """
 
 import os
@@ -35,14 +50,16 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 
 from dagster_project.serving import spare
 from dagster_project.serving.classification import SERVING_SCHEMAS, Classification, looks_personal
-from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, SourceSummary, previous_fingerprints,
-                                                 previous_hash_sums, table_fingerprint, table_summary)
+from dagster_project.serving.fingerprint import (FINGERPRINTS, METADATA_SCHEMA, SourceSummary, previous_checked,
+                                                 previous_fingerprints, previous_hash_sums, table_fingerprint,
+                                                 table_summary)
 from dagster_project.serving.keyed_patch import (REFRESHED_AT, kept_columns, kept_hash_sum, patch_by_key,
                                                  published_as_it_is, select_digest)
 from dagster_project.serving.lookup_index import ensure_indexes
@@ -87,6 +104,8 @@ class PublishReport:
     start_seconds: float = 0.0       # the time that took (the byte copy the spare saves)
     table_seconds: dict[str, float] = field(default_factory=dict)  # schema.table -> fingerprint + publish time
     indexed: list[str] = field(default_factory=list)  # schema.table.column with a lookup index (lookup_index.py)
+    checked: list[str] = field(default_factory=list)  # keyed tables whose copy was checked against the warehouse's hash sum
+    repaired: list[str] = field(default_factory=list)  # of those, found to differ and patched row by row
 
     def slowest(self, n: int = 5) -> list[tuple[str, float]]:
         """The ``n`` tables that took longest, slowest first: where a slow publish went."""
@@ -193,7 +212,8 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
                  salt: str, schemas: Iterable[str] = SERVING_SCHEMAS, incremental: bool = True,
                  shared: RunShared | None = None, keyed: Mapping[tuple[str, str], str] | None = None,
                  order_by: Mapping[tuple[str, str], str] | None = None, keep_spare: bool = True,
-                 indexes: Mapping[tuple[str, str], Sequence[str]] | None = None) -> PublishReport:
+                 indexes: Mapping[tuple[str, str], Sequence[str]] | None = None,
+                 check_every: timedelta | None = None, now: datetime | None = None) -> PublishReport:
     """Write the serving copy for one access level to a temporary file, check it, swap it in.
 
     With ``incremental`` (default) the temporary file starts as the previous copy (its spare, or a
@@ -207,8 +227,13 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
     ``keep_spare``: keep the replaced copy as the next publish's starting file (spare.py); False
     deletes a spare left by earlier publishes and always starts from a byte copy.
     ``indexes``: (schema, table) -> columns given a lookup index in the copy (lookup_index.py).
+    ``check_every``: how often a keyed table's copy is checked against the warehouse's row-hash sum
+    (None: at every publish); between checks it is fingerprinted by its cursor and patched by count.
+    ``now``: the time the checks are dated with (default: the clock, UTC).
     """
     started = time.monotonic()
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    keyed = keyed or {}
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
@@ -221,7 +246,9 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
         plans = [plan_table(con, schema, table, classification, policy, salt, (order_by or {}).get((schema, table)))
                  for schema, table in tables]
         summaries = shared.summaries if shared else {}
-        if incremental and _previous_is_current(con, target, alias, source_catalog, schemas, plans, summaries, report):
+        kept_sums = shared.kept_sums if shared else {}
+        if incremental and _previous_is_current(con, target, alias, source_catalog, schemas, plans, summaries, report,
+                                                keyed, check_every, now, kept_sums):
             if shared is not None:
                 shared.published[policy.level] = target
             report.bytes = target.stat().st_size
@@ -229,11 +256,11 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
             return report
         if not (incremental and keep_spare):
             spare.discard(target)
-        old, old_sums = (_start_from_previous(con, target, tmp, alias, report, reuse_spare=keep_spare)
-                         if incremental else ({}, {}))
+        old, old_sums, old_checked = (_start_from_previous(con, target, tmp, alias, report, reuse_spare=keep_spare)
+                                      if incremental else ({}, {}, {}))
         if not old and incremental and shared is not None and policy.keeps_everything:
             for level, path in sorted(shared.published.items()):
-                old, old_sums = _start_from_previous(con, path, tmp, alias, report)
+                old, old_sums, old_checked = _start_from_previous(con, path, tmp, alias, report)
                 if old:
                     report.seeded_from = level
                     break
@@ -250,20 +277,24 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
             con.execute(f"drop table {quote(alias)}.{quote(schema)}.{quote(table)}")  # gone from the warehouse
         con.execute(f"create or replace table {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} "
                     "(table_schema varchar, table_name varchar, fingerprint varchar, row_hash_sum varchar, "
-                    "select_sha256 varchar)")
+                    "select_sha256 varchar, checked_at timestamp)")
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
             table_started = time.monotonic()
-            summary = table_summary(con, source_catalog, plan.schema, plan.table, summaries)
+            table_key = keyed.get((plan.schema, plan.table))
+            summary = table_summary(con, source_catalog, plan.schema, plan.table, summaries, cursor=table_key is not None)
             fingerprint = table_fingerprint(plan, summary)
-            by_key = _keyed_patch(con, source_catalog, plan, summary, (keyed or {}).get((plan.schema, plan.table)),
-                                  old_sums.get(key))
-            report.tables[key] = _publish_table(con, alias, source_catalog, plan, report,
-                                                (plan.schema, plan.table) in existing, old.get(key), fingerprint,
-                                                shared.patches if shared else None, by_key)
-            con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?, ?)",
-                        [plan.schema, plan.table, fingerprint,
-                         None if by_key.kept_sum is None else str(by_key.kept_sum), select_digest(plan.select_list)])
+            due = summary.cursor and check_due(old_checked.get(key), check_every, now)
+            by_key = _keyed_patch(con, source_catalog, plan, summary, table_key, old_sums.get(key), due, kept_sums)
+            outcome = _publish_table(con, alias, source_catalog, plan, report, (plan.schema, plan.table) in existing,
+                                     old.get(key), fingerprint, shared.patches if shared else None, by_key, kept_sums)
+            report.tables[key] = outcome.rows
+            if summary.cursor and outcome.checked:
+                report.checked.append(key)
+            con.execute(f"insert into {quote(alias)}.{METADATA_SCHEMA}.{FINGERPRINTS} values (?, ?, ?, ?, ?, ?)",
+                        [plan.schema, plan.table, outcome.fingerprint or fingerprint,
+                         None if outcome.kept_sum is None else str(outcome.kept_sum), select_digest(plan.select_list),
+                         now if outcome.checked else old_checked.get(key)])
             report.table_seconds[key] = round(time.monotonic() - table_started, 3)
             _record_policy(report, plan)
         report.indexed = ensure_indexes(con, alias, [(p.schema, p.table) for p in plans], indexes or {})
@@ -295,12 +326,15 @@ def publish_copy(con: duckdb.DuckDBPyConnection, target: Path, policy: LevelPoli
 
 def _previous_is_current(con: duckdb.DuckDBPyConnection, target: Path, alias: str, source_catalog: str,
                          schemas: Iterable[str], plans: list[TablePlan], summaries: dict,
-                         report: PublishReport) -> bool:
+                         report: PublishReport, keyed: Mapping[tuple[str, str], str],
+                         check_every: timedelta | None, now: datetime, kept_sums: dict) -> bool:
     """True when the copy at ``target`` already is what this publish would write: the same tables,
-    each with the fingerprint it gets now. Then nothing is written or swapped: at a million people a
-    run with nothing new spent 17 s on the analyst copy and 8.5 s on the restricted one to write
-    files equal to those in place (byte copy, checkpoint, check, fsync). The summaries it computes
-    are the ones a publish needs anyway (kept in ``summaries``); at the first changed table it stops.
+    each with the fingerprint it gets now, and each keyed table due for its check holding the
+    warehouse's hash sum (its check date is not moved: the next publish checks it again). Then nothing is
+    written or swapped: at a million people a run with nothing new spent 17 s on the analyst copy and
+    8.5 s on the restricted one to write files equal to those in place (byte copy, checkpoint, check,
+    fsync). The summaries it computes are the ones a publish needs anyway (kept in ``summaries``); at
+    the first changed table it stops.
     """
     if not target.exists():
         return False
@@ -310,16 +344,23 @@ def _previous_is_current(con: duckdb.DuckDBPyConnection, target: Path, alias: st
     except duckdb.Error:
         return False  # unreadable: publish a new file
     try:
-        old = previous_fingerprints(con, previous)
+        old, sums, checked = (previous_fingerprints(con, previous), previous_hash_sums(con, previous),
+                              previous_checked(con, previous))
         if set(serving_tables(con, schemas, catalog=previous)) != {(p.schema, p.table) for p in plans}:
             return False
         rows = {}
         for plan in plans:
             key = f"{plan.schema}.{plan.table}"
             table_started = time.monotonic()
-            summary = table_summary(con, source_catalog, plan.schema, plan.table, summaries)
+            summary = table_summary(con, source_catalog, plan.schema, plan.table, summaries,
+                                    cursor=(plan.schema, plan.table) in keyed)
             if old.get(key) != table_fingerprint(plan, summary):
                 return False
+            if summary.cursor and check_due(checked.get(key), check_every, now):
+                by_key = _keyed_patch(con, source_catalog, plan, summary, keyed.get((plan.schema, plan.table)),
+                                      sums.get(key), True, kept_sums)
+                if by_key.kept_sum is None or by_key.copy_hash_sum != by_key.kept_sum:
+                    return False
             rows[key] = con.execute(f"select count(*) from {quote(previous)}.{quote(plan.schema)}."
                                     f"{quote(plan.table)}").fetchall()[0][0]
             if rows[key] != summary.rows:
@@ -341,12 +382,13 @@ def _record_policy(report: PublishReport, plan: TablePlan) -> None:
 
 
 def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path, alias: str, report: PublishReport,
-                         reuse_spare: bool = False) -> tuple[dict[str, str], dict[str, tuple[int, str | None]]]:
+                         reuse_spare: bool = False
+                         ) -> tuple[dict[str, str], dict[str, tuple[int, str | None]], dict[str, datetime]]:
     """Start ``tmp`` from the previous copy: its spare when ``reuse_spare`` and one is free (spare.py),
-    else a byte copy (noted in ``report``); return its fingerprints ({} = none usable: start empty)
-    and kept hash sums."""
+    else a byte copy (noted in ``report``); return its fingerprints ({} = none usable: start empty),
+    kept hash sums and when each table was last checked."""
     if not target.exists():
-        return {}, {}
+        return {}, {}, {}
     started = time.monotonic()
     report.started_from = "spare"
     if not (reuse_spare and spare.take(con, target, tmp)):
@@ -356,81 +398,127 @@ def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path
     try:
         con.execute(f"attach {_literal_path(tmp)} as {quote(alias)} (read_only)")
     except duckdb.Error:
-        return {}, {}  # an unreadable previous copy: publish everything into a new file
+        return {}, {}, {}  # an unreadable previous copy: publish everything into a new file
     try:
-        return previous_fingerprints(con, alias), previous_hash_sums(con, alias)
+        return previous_fingerprints(con, alias), previous_hash_sums(con, alias), previous_checked(con, alias)
     finally:
         con.execute(f"detach {quote(alias)}")
+
+
+def check_due(checked_at: datetime | None, check_every: timedelta | None, now: datetime) -> bool:
+    """A keyed table's copy is checked against the warehouse's hash sum now: at every publish without a
+    cadence, else when it never was (a copy from before) or its last check is ``check_every`` old."""
+    return check_every is None or checked_at is None or now - checked_at >= check_every
 
 
 @dataclass(frozen=True)
 class _KeyedPatch:
     """What patching one table by key needs (keyed_patch.py); ``key`` None = not a keyed table, or its
     key or ``refreshed_at`` is not published as it is. ``kept_sum``: the warehouse table's row-hash
-    sum over the columns the copy publishes as they are, kept in the copy (None: nobody needs it)."""
+    sum over the columns the copy publishes as they are (None: nobody needs it, or a keyed table not
+    due for its check). ``copy_hash_sum``: the copy's own sum over them, when it fits this select list."""
     key: str | None
     copy_hash_sum: int | None
     source: SourceSummary
     kept_sum: int | None
+    kept: tuple[str, ...] = ()
+    due: bool = False       # a keyed table checked now against the warehouse's hash sum
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One table as the new copy holds it: its rows, its kept sum, whether it is known equal to the
+    warehouse (written or compared whole, or its sum checked) and a fingerprint replacing the computed
+    one (a check that had to repair the copy: the content moved though the cursor did not)."""
+    rows: int
+    kept_sum: int | None
+    checked: bool
+    fingerprint: str | None = None
 
 
 def _keyed_patch(con: duckdb.DuckDBPyConnection, source_catalog: str, plan: TablePlan, summary: SourceSummary,
-                 table_key: str | None, old_sum: tuple[int, str | None] | None) -> _KeyedPatch:
+                 table_key: str | None, old_sum: tuple[int, str | None] | None, due: bool,
+                 kept_sums: dict | None = None) -> _KeyedPatch:
     """How one table can be patched by key now, and the kept sum its copy will carry."""
     as_it_is = published_as_it_is(plan.select_list, list(summary.columns))
     kept = kept_columns(plan.select_list, list(summary.columns))
     key = table_key if table_key is not None and {table_key, REFRESHED_AT} <= set(kept) else None
     # a table without personal columns gets its fingerprint's sum for free (kept_hash_sum); a keyed
-    # one with them pays a scan of its kept columns (no tokens computed)
-    kept_sum = kept_hash_sum(con, source_catalog, plan.schema, plan.table, kept, summary) if as_it_is or key else None
+    # table pays a scan of its kept columns (no tokens computed), only when its check is due
+    needs_sum = (as_it_is or key) and (not summary.cursor or due)
+    kept_sum = kept_hash_sum(con, source_catalog, plan.schema, plan.table, kept, summary, kept_sums) if needs_sum else None
     copy_sum, digest = old_sum if old_sum is not None else (None, None)
     # the copy's sum fits only a copy written with this select list (copies from before the digest
     # kept sums of tables published as they are only)
     fits = digest == select_digest(plan.select_list) or (digest is None and as_it_is)
-    return _KeyedPatch(key, copy_sum if fits else None, summary, kept_sum)
+    return _KeyedPatch(key, copy_sum if fits else None, summary, kept_sum, tuple(kept), due)
 
 
 def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: str, plan: TablePlan,
                    report: PublishReport, exists: bool, old_fingerprint: str | None, fingerprint: str,
-                   shared_patches: dict | None, by_key: _KeyedPatch) -> int:
-    """Carry over, patch or rewrite one table of the copy; returns its rows.
+                   shared_patches: dict | None, by_key: _KeyedPatch, kept_sums: dict | None = None) -> _Outcome:
+    """Carry over, patch or rewrite one table of the copy.
 
     When the file started from another level's copy of this run (``report.seeded_from``), a table
     it holds with another fingerprint was published under another policy (its personal values
-    differ in every row): it is rewritten without comparing.
+    differ in every row): it is rewritten without comparing. A keyed table due for its check whose
+    copy's sum differs from the warehouse's (or cannot be compared by sums) is compared row by row
+    even when its cursor did not move.
     """
     key = f"{plan.schema}.{plan.table}"
     name = f"{quote(alias)}.{quote(plan.schema)}.{quote(plan.table)}"
-    if exists and old_fingerprint == fingerprint:
+    cursor = by_key.source.cursor
+    sums_agree = by_key.kept_sum is not None and by_key.copy_hash_sum == by_key.kept_sum
+    repair = exists and old_fingerprint == fingerprint and by_key.due and not sums_agree
+    if exists and old_fingerprint == fingerprint and not repair:
         report.carried_over.append(key)
-        return con.execute(f"select count(*) from {name}").fetchall()[0][0]
+        rows = con.execute(f"select count(*) from {name}").fetchall()[0][0]
+        if cursor:  # its own sum, exact for its rows; equal to the warehouse's when checked
+            return _Outcome(rows, by_key.copy_hash_sum, by_key.due)
+        return _Outcome(rows, by_key.kept_sum, True)
     report.rewritten.append(key)
+
+    def whole_sum() -> int | None:
+        """After the table was written or compared whole: the warehouse's kept sum is the copy's."""
+        if by_key.kept_sum is None and cursor and by_key.kept:
+            return kept_hash_sum(con, source_catalog, plan.schema, plan.table, list(by_key.kept), by_key.source,
+                                 kept_sums)
+        return by_key.kept_sum
+
     if exists and report.seeded_from is not None:
         con.execute(f"drop table {name}")
-        return copy_table(con, alias, source_catalog, plan)
-    if exists and by_key.key is not None:
+        rows = copy_table(con, alias, source_catalog, plan)
+        return _Outcome(rows, whole_sum(), True)
+    if exists and by_key.key is not None and not repair:
         patched = patch_by_key(con, alias, source_catalog, plan.schema, plan.table, by_key.key, plan.select_list,
-                               by_key.copy_hash_sum, by_key.source, by_key.kept_sum)
+                               by_key.copy_hash_sum, by_key.source, by_key.kept_sum if by_key.due or not cursor else None)
         if patched is not None:
             report.patched.append(key)
             report.patched_by_key.append(key)
-            return patched.rows
+            return _Outcome(patched.rows, patched.kept_sum, by_key.due or not cursor)
     if exists:
+        # a repair compares this copy alone: another copy's plan for the same fingerprints fits only
+        # when equal fingerprints mean equal rows, which is what the check found untrue here
         patch_key = (plan.schema, plan.table, old_fingerprint, fingerprint)
-        known = shared_patches is not None and patch_key in shared_patches
+        known = not repair and shared_patches is not None and patch_key in shared_patches
         patched = None
         if not known or shared_patches[patch_key] is not None:
             patched = patch_table(con, alias, source_catalog, plan.schema, plan.table, plan.select_list,
                                   reuse=shared_patches[patch_key] if known else None)
-        if shared_patches is not None and not known and old_fingerprint is not None:
+        if shared_patches is not None and not known and not repair and old_fingerprint is not None:
             shared_patches[patch_key] = patched  # None: the other copy rewrites it without comparing again
         if patched is not None:
             report.patched.append(key)
             if known:
                 report.patched_from_shared.append(key)
-            return patched.result.rows
+            changed = patched.result.deleted + patched.result.inserted > 0
+            if repair and changed:
+                report.repaired.append(key)
+            return _Outcome(patched.result.rows, whole_sum(), True,
+                            f"{fingerprint}:repaired" if repair and changed else None)
         con.execute(f"drop table {name}")
-    return copy_table(con, alias, source_catalog, plan)
+    rows = copy_table(con, alias, source_catalog, plan)
+    return _Outcome(rows, whole_sum(), True, f"{fingerprint}:repaired" if repair else None)
 
 
 def _compact_if_bloated(con: duckdb.DuckDBPyConnection, alias: str, tmp: Path) -> bool:

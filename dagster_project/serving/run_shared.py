@@ -25,7 +25,8 @@ from pathlib import Path
 
 @dataclass
 class RunShared:
-    summaries: dict[tuple[str, str, str], object] = field(default_factory=dict)  # (catalog, schema, table) -> fingerprint.SourceSummary
+    summaries: dict[tuple[str, str, str, bool], object] = field(default_factory=dict)  # (catalog, schema, table, cursor) -> fingerprint.SourceSummary
+    kept_sums: dict[tuple, int] = field(default_factory=dict)  # a keyed table's hash sum over kept columns (keyed_patch.kept_hash_sum)
     # (schema, table, previous fingerprint, new fingerprint) -> patch plan, or None: rewrite the table whole
     patches: dict[tuple[str, str, str, str], object] = field(default_factory=dict)
     published: dict[str, Path] = field(default_factory=dict)  # level -> copy this run published
