@@ -217,6 +217,7 @@ def test_check_due():
     assert check_due(None, WEEK, now) and check_due(now, None, now)
     assert not check_due(now - timedelta(days=6, hours=23), WEEK, now)
     assert check_due(now - WEEK, WEEK, now)
+    assert check_due(now + timedelta(hours=1), WEEK, now)  # dated after now: the clock went back
 
 
 @pytest.mark.parametrize("value, expected", [(None, 7), ("3", 3), ("0", 0)])

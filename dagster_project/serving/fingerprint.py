@@ -18,7 +18,7 @@ level; both copies of a run share it (run_shared.py).
 A keyed table (keyed_patch.py: every row it writes carries ``refreshed_at``, the run that wrote it)
 is summarised by its *cursor* instead: columns, row count and newest ``refreshed_at``
 (``cursor=True``). Its writers only delete and insert, each insert with a newer ``refreshed_at``, so
-a change moves the count or the cursor; hashing every row to learn that took 6.8 s of the two
+a change moves the count or the cursor; hashing every row to learn that took 6.3-6.8 s of the two
 copies' publish on a day at a million people (the 42 M interactions 4.5 s alone; 0.7 s left for the
 tables without a cursor), a cost that grows with the history. The hash sum
 of such a table is computed only when the publish checks the copy against the warehouse

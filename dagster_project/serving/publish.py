@@ -29,16 +29,17 @@ erasure always rewrites both copies (privacy/erasure.py), so an erased person's 
 in free blocks. ``incremental=False`` writes a fresh file.
 
 A keyed table (keyed_patch.py) is fingerprinted by its cursor (row count and newest
-``refreshed_at``, fingerprint.py) and patched by key with the row counts checked; its copy is checked
-against the warehouse's hash sum of every row on a cadence (``check_every``: a week in the pipeline,
-setting ``serving_check_days``; None checks at every publish), dated per table in the copy
-(``_publish.table_fingerprints.checked_at``: written or compared whole, or its sum checked). Why: the
-hash of every row of every keyed table cost 6.8 s a day at a million people (both copies 38.4-39.2
-s -> 33.4-33.8 s, replayed on the benchmark world's day 2, 2026-12-07) and grows with the history, to learn what the cursor tells, since dbt's delete+insert is the only writer of those tables
-and stamps every row it writes. What the check is for: a change made without a new ``refreshed_at``
-(by hand, a tool outside dbt), which the cursor cannot see; the check finds the copy's kept sum
-differing from the warehouse's and compares the table row by row, and the repaired table's
-fingerprint is marked (``<fingerprint>:repaired``) so the Parquet export writes it again. A
+``refreshed_at``, fingerprint.py) and patched by key with the row counts checked; its copy is
+checked against the warehouse's hash sum of every row on a cadence (``check_every``: a week in the
+pipeline, setting ``serving_check_days``; None checks at every publish), dated per table in the
+copy (``_publish.table_fingerprints.checked_at``: written or compared whole, or its sum checked).
+Why: hashing every row of every keyed table cost 6.3-6.8 s a day at a million people (both copies
+38.4-39.2 s -> 33.4-33.8 s, replayed on the benchmark world's day 2, 2026-12-07) and grows with
+the history, to learn what the cursor tells: dbt's delete+insert is the only writer of those tables
+and stamps every row it writes. What the check is for: a change made without a new
+``refreshed_at`` (by hand, a tool outside dbt), which the cursor cannot see; the check finds the
+copy's kept sum differing from the warehouse's and compares the table row by row, and the repaired
+table's fingerprint is marked (``<fingerprint>:repaired``) so the Parquet export writes it again. A
 warehouse whose newest ``refreshed_at`` is older than the copy's (restored from a backup) is
 compared row by row at once. With the spare each publish starts from the copy before the one in
 place, whose own check dates apply: the two files are each checked a week after their last check.
@@ -407,8 +408,9 @@ def _start_from_previous(con: duckdb.DuckDBPyConnection, target: Path, tmp: Path
 
 def check_due(checked_at: datetime | None, check_every: timedelta | None, now: datetime) -> bool:
     """A keyed table's copy is checked against the warehouse's hash sum now: at every publish without a
-    cadence, else when it never was (a copy from before) or its last check is ``check_every`` old."""
-    return check_every is None or checked_at is None or now - checked_at >= check_every
+    cadence, else when it never was (a copy from before), its last check is ``check_every`` old, or
+    dated after now (a clock set back would otherwise put the next check off by as much)."""
+    return check_every is None or checked_at is None or not timedelta(0) <= now - checked_at < check_every
 
 
 @dataclass(frozen=True)
