@@ -25,10 +25,11 @@ minus the deleted rows' hashes plus the inserted rows' hashes is the copy's sum 
 whatever the warehouse holds. When the publish checks the table (``kept_sum`` given: every publish,
 or on the cadence publish.py describes), that sum must equal the warehouse table's sum over those
 columns. Any disagreement (a row changed without a new ``refreshed_at``, a clock that went back)
-returns None and the caller falls back to the row-by-row patch, which compares everything. A personal column is not in the check: its published value is a function of the row's
-own value, which changes only with a new ``refreshed_at`` (the model's delete+insert), and a
-changed select list (another policy or salt) never patches by key, since the copy's other rows
-hold values of the old one.
+returns None and the caller falls back to the row-by-row patch, which compares everything. A
+personal column is not in the check: its published value is a function of the row's own value,
+which changes only with a new ``refreshed_at`` (the model's delete+insert), and a changed select
+list (another policy or salt) never patches by key, since the copy's other rows hold values of the
+old one.
 """
 
 import hashlib
