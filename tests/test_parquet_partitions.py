@@ -2,14 +2,17 @@
 
 import hashlib
 import json
+from datetime import datetime, timedelta
 
 import duckdb
 import pytest
 
 from dagster_project.serving.parquet_export import export_parquet
 from dagster_project.serving.parquet_partitions import NULL_PARTITION, partitioned_tables
+from dagster_project.serving.policy import load_policy
+from dagster_project.serving.publish import publish_copy
 from tests.test_serving_incremental import _change, classification, warehouse  # noqa: F401 (fixtures)
-from tests.test_serving_publish import _publish
+from tests.test_serving_publish import SALT, _publish
 
 PAYMENTS = "marts.fct_payments"
 BY_MONTH = {PAYMENTS: "occurred_on"}
@@ -255,3 +258,69 @@ def test_a_month_exported_table_is_stored_in_date_order_in_the_copy(tmp_path, wa
     assert stored == ["pay9", "pay8", "pay7", "pay6", "pay4", "pay3", "pay2", "pay1", "pay0", "pay5"]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert customers == con.execute("select count(*) from marts.dim_customer").fetchall()[0][0]
+
+
+SALES = "marts.fct_sales"
+SALES_KEYED = {("marts", "fct_sales"): "sale_id"}
+
+
+def _publish_on(warehouse, copy, classification, day):
+    """Publish the analyst copy on ``day`` (days after 2026-01-05), checking keyed tables weekly."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return publish_copy(con, copy, load_policy()["analyst"], classification, SALT, keyed=SALES_KEYED,
+                            check_every=timedelta(days=7), now=datetime(2026, 1, 5) + timedelta(days=day),
+                            keep_spare=False)
+
+
+def _month_parts(manifest):
+    return {p["partition"]: p for p in next(e for e in manifest["tables"] if e["table"] == "fct_sales")["parts"]}
+
+
+def test_a_keyed_table_is_exported_by_month_comparing_cursors_until_its_copy_is_checked_again(
+        tmp_path, warehouse, classification):
+    _change(warehouse, "create table marts.fct_sales as select 's' || i as sale_id, date '2025-01-01' + cast(i as integer) "
+                       "as occurred_on, i * 1.0 as amount, timestamp '2025-05-01 06:00:00' as refreshed_at "
+                       "from range(120) t(i)")
+    copy, out = tmp_path / "serving.duckdb", tmp_path / "parquet"
+    by_month = {SALES: "occurred_on"}
+    _publish_on(warehouse, copy, classification, 0)
+    manifest = export_parquet(copy, out, partitions=by_month)  # the first export compares by sums
+    entry = next(e for e in manifest["tables"] if e["table"] == "fct_sales")
+    assert entry["checked_through"] == "2026-01-05T00:00:00"
+    assert _month_parts(manifest)["2025-02"]["through"] == "2025-05-01 06:00:00"
+    folder = out / "marts" / "fct_sales"
+
+    # the next day: a new April sale (new refreshed_at), and a January amount changed in place (old one)
+    _change(warehouse, "insert into marts.fct_sales values ('s_new', date '2025-04-20', 5.0, timestamp '2025-05-02 06:00:00'); "
+                       "update marts.fct_sales set amount = -1 where sale_id = 's3'")
+    _publish_on(warehouse, copy, classification, 1)
+    # a forged sum for February: compared by cursor, February is not even looked at by its sum
+    forged = json.loads((out / "manifest.json").read_text())
+    next(e for e in forged["tables"] if e["table"] == "fct_sales")["parts"][1]["hash_sum"] = "0"
+    (out / "manifest.json").write_text(json.dumps(forged))
+    before = _stamps(folder)
+    manifest = export_parquet(copy, out, partitions=by_month)
+    after = _stamps(folder)
+    assert {str(p.parent) for p in after if before.get(p) != after[p]} == {"occurred_on_month=2025-04"}
+    parts = _month_parts(manifest)
+    assert parts["2025-04"]["through"] == "2025-05-02 06:00:00" and parts["2025-02"]["hash_sum"] == "0"
+    with duckdb.connect() as con:  # the April sum is that of its rows, computed for the month written
+        april = con.execute(f"select sum(cast(hash(sale_id, occurred_on, amount, refreshed_at) as hugeint)) from "
+                            f"read_parquet('{folder}/occurred_on_month=2025-04/*.parquet')").fetchall()[0][0]
+    assert parts["2025-04"]["hash_sum"] == str(april)
+
+    # a week on, the copy is checked: the in-place change is repaired, and the export compares sums again:
+    # January (the repaired amount) and February (the forged sum) are written, March and April kept
+    report = _publish_on(warehouse, copy, classification, 7)
+    assert report.repaired == [SALES]
+    before = _stamps(folder)
+    manifest = export_parquet(copy, out, partitions=by_month)
+    after = _stamps(folder)
+    assert {str(p.parent) for p in after if before.get(p) != after[p]} == {"occurred_on_month=2025-01",
+                                                                          "occurred_on_month=2025-02"}
+    assert next(e for e in manifest["tables"] if e["table"] == "fct_sales")["checked_through"] == "2026-01-12T00:00:00"
+    with duckdb.connect() as con:
+        exported = sorted(con.execute(f"select sale_id, occurred_on, amount, refreshed_at from "
+                                      f"read_parquet('{folder}/*/*.parquet', hive_partitioning = true)").fetchall())
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert exported == sorted(con.execute("select * from marts.fct_sales").fetchall())

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from dagster_project.analytics.audience_export import write_atomically
 from dagster_project.serving import parquet_partitions
-from dagster_project.serving.fingerprint import copy_fingerprints
+from dagster_project.serving.fingerprint import copy_fingerprints, previous_checked
 from dagster_project.serving.parquet_partitions import export_partitioned, remove, sha256_file
 from dagster_project.serving.policy import literal, quote
 from dagster_project.serving.publish import serving_tables
@@ -74,11 +74,13 @@ def export_parquet(serving_path: Path, out_dir: Path, seconds: dict[str, float] 
     with duckdb.connect(str(serving_path), read_only=True) as con:
         con.execute("set preserve_insertion_order = false")
         fingerprints = copy_fingerprints(con)
+        checked = previous_checked(con, con.execute("select current_database()").fetchall()[0][0])
         for schema, table in serving_tables(con):
             fingerprint = fingerprints.get(f"{schema}.{table}")
             column = (partitions or {}).get(f"{schema}.{table}")
             if column is not None:
-                entries.append(_export_by_month(con, schema, table, column, out_dir, previous, fingerprint, seconds))
+                entries.append(_export_by_month(con, schema, table, column, out_dir, previous, fingerprint, seconds,
+                                                checked.get(f"{schema}.{table}")))
                 continue
             relative = f"{schema}/{table}.parquet"
             path = out_dir / relative
@@ -108,12 +110,13 @@ def export_parquet(serving_path: Path, out_dir: Path, seconds: dict[str, float] 
 
 
 def _export_by_month(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str, out_dir: Path,
-                     previous: dict[str, dict], fingerprint: str | None, seconds: dict[str, float] | None) -> dict:
+                     previous: dict[str, dict], fingerprint: str | None, seconds: dict[str, float] | None,
+                     checked_at: datetime | None = None) -> dict:
     entry = previous.get(f"{schema}/{table}")
     if parquet_partitions.unchanged(entry, fingerprint, column, out_dir):
         return entry
     started = time.perf_counter()
-    entry, months_written = export_partitioned(con, schema, table, column, out_dir, entry, fingerprint)
+    entry, months_written = export_partitioned(con, schema, table, column, out_dir, entry, fingerprint, checked_at)
     if seconds is not None and months_written:
         seconds[f"{schema}.{table}"] = round(time.perf_counter() - started, 3)
     return entry
