@@ -493,11 +493,12 @@ def _publish_table(con: duckdb.DuckDBPyConnection, alias: str, source_catalog: s
         return _Outcome(rows, whole_sum(), True)
     if exists and by_key.key is not None and not repair:
         patched = patch_by_key(con, alias, source_catalog, plan.schema, plan.table, by_key.key, plan.select_list,
-                               by_key.copy_hash_sum, by_key.source, by_key.kept_sum if by_key.due or not cursor else None)
+                               by_key.copy_hash_sum, by_key.source, by_key.kept_sum)
         if patched is not None:
             report.patched.append(key)
             report.patched_by_key.append(key)
-            return _Outcome(patched.rows, patched.kept_sum, by_key.due or not cursor)
+            # kept_sum is there exactly when the patch was checked against it (_keyed_patch)
+            return _Outcome(patched.rows, patched.kept_sum, by_key.kept_sum is not None)
     if exists:
         # a repair compares this copy alone: another copy's plan for the same fingerprints fits only
         # when equal fingerprints mean equal rows, which is what the check found untrue here
