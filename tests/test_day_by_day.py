@@ -21,7 +21,8 @@ same rows (EXCEPT ALL both ways), after
 Both builds score identity pairs with the same Splink model: the day-by-day build trains it on its
 first (backlog) run and pins it in ``<data_dir>/identity/model``; the one-go build is given that
 model, as a rebuild of the warehouse keeps it (it lives outside the warehouse, like people's match
-decisions; only a full refresh retrains). Later days score only the pairs of new or changed records.
+decisions; only a full refresh retrains). Likewise the CLV fit (``<data_dir>/analytics/clv_fit.json``,
+fitted on the first run and current for a week): both builds score every customer with it. Later days score only the pairs of new or changed records.
 
 Each run materializes the project's warehouse assets in-process (ingest, dbt staging, identity,
 dbt marts with history, the analytics assets with the CLV fit, the analytics marts): the assets
@@ -260,6 +261,8 @@ def builds(tmp_path_factory) -> Builds:
             delivered = day
         _deliver([p for p in landing.rglob("*") if p.is_file()], landing, out.full / "landing")
         shutil.copytree(out.daily / "identity" / "model", out.full / "identity" / "model")
+        # the CLV fit is kept beside it and a rebuild keeps it too (analytics/clv_fit_store.py)
+        shutil.copytree(out.daily / "analytics", out.full / "analytics", ignore=shutil.ignore_patterns("*.md", "*.png"))
         started = time.perf_counter()
         materialize_warehouse(out.full)
         out.seconds["one-go run"] = time.perf_counter() - started

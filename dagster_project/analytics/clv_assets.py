@@ -2,7 +2,8 @@
 
 Writes analytics.customer_clv, analytics.clv_by_acquisition and analytics.clv_model_parameters,
 and reports a calibration/holdout validation as metadata (and as a markdown file under
-``<data_dir>/analytics/``). Knobs are run config (``ClvConfig``), defaults below.
+``<data_dir>/analytics/``). Knobs are run config (``ClvConfig``), defaults below. The models are
+fitted every ``refit_days`` and every customer is scored on every run (clv_fit_store.py says why).
 """
 
 import time
@@ -14,11 +15,13 @@ import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from dagster_project.analytics import clv_data
+from dagster_project.analytics import clv_data, clv_fit_store
 from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, contact_window_start,
                                                      fit_models, monthly_contact_cost, predict, rfm_table)
+from dagster_project.analytics.clv_fit_store import StoredFit
 from dagster_project.analytics.clv_report import holdout_markdown, holdout_plot, holdout_validation
 from dagster_project.analytics.plots import image_markdown
+from dagster_project.full_refresh import full_refresh_requested
 from dagster_project.settings import get_settings
 
 CURRENT_VALUE_DAYS = 365  # current value = purchase margin of the last 12 months
@@ -31,11 +34,13 @@ _INPUTS = [dg.AssetKey(["marts", "fct_transactions"]), dg.AssetKey(["marts", "fc
 
 class ClvConfig(dg.Config):
     """horizon_months: CLV horizon; annual_discount_rate: discount per year (applied monthly);
-    holdout_days: the last days held out to validate the model."""
+    holdout_days: the last days held out to validate the model; refit_days: fit the models again
+    once their fit is this many days old (0: on every run); every run scores every customer."""
 
     horizon_months: int = 36
     annual_discount_rate: float = 0.10
     holdout_days: int = 90
+    refit_days: int = 7
 
 
 def _spec(name: str, description: str) -> dg.AssetSpec:
@@ -44,10 +49,11 @@ def _spec(name: str, description: str) -> dg.AssetSpec:
 
 
 def _customer_table(con: duckdb.DuckDBPyConnection, knobs: ClvKnobs, as_of: date, summary: pd.DataFrame,
-                    acquisition: pd.DataFrame) -> tuple[pd.DataFrame, Fitted]:
+                    acquisition: pd.DataFrame, fitted: Fitted | None) -> tuple[pd.DataFrame, Fitted]:
+    """Every customer scored as of ``as_of``, with ``fitted`` or (None) a fit made now."""
     as_of_day = clv_data.day_number(as_of)
     rfm = rfm_table(summary, as_of_day)
-    fitted = fit_models(rfm)
+    fitted = fitted or clv_fit_store.rounded(fit_models(rfm))
     start = contact_window_start(rfm["first_day"], as_of_day, CURRENT_VALUE_DAYS)
     cost = clv_data.contact_cost_since(con, start, as_of)
     predicted = predict(rfm, fitted, knobs, monthly_contact_cost(cost, start, as_of_day))
@@ -115,20 +121,6 @@ _BY_ACQUISITION_SQL = """
 """
 
 
-def _parameters(fitted: Fitted, knobs: ClvKnobs) -> pd.DataFrame:
-    bg, gg = fitted.bgnbd, fitted.gamma_gamma
-    rows = [("bg_nbd", k, v) for k, v in vars(bg.params).items()]
-    rows += [("bg_nbd", "log_likelihood", bg.log_likelihood), ("bg_nbd", "customers", bg.customers),
-             ("bg_nbd", "distinct_rows", bg.distinct_rows)]
-    rows += [("gamma_gamma", k, v) for k, v in vars(gg.params).items()]
-    rows += [("gamma_gamma", "log_likelihood", gg.log_likelihood), ("gamma_gamma", "customers", gg.customers),
-             ("gamma_gamma", "distinct_rows", gg.distinct_rows)]
-    rows += [("clv", "horizon_months", knobs.horizon_months), ("clv", "annual_discount_rate", knobs.annual_discount_rate)]
-    frame = pd.DataFrame(rows, columns=["model", "parameter", "value"])
-    frame["value"] = [float(f"{v:.6g}") for v in frame["value"]]  # rounded so re-runs compare equal
-    return frame
-
-
 @dg.multi_asset(
     specs=[
         _spec("customer_clv", "Per individual with a purchase: BG/NBD p_alive and expected purchases, Gamma-Gamma "
@@ -139,9 +131,14 @@ def _parameters(fitted: Fitted, knobs: ClvKnobs) -> pd.DataFrame:
     name="customer_lifetime_value",
 )
 def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig, duckdb: DuckDBResource):
-    """Fit BG/NBD + Gamma-Gamma on purchase days, value every customer, validate on a holdout."""
+    """Value every customer with BG/NBD + Gamma-Gamma, fitted on purchase days when the fit is due
+    (then validated on a holdout), else with the stored fit."""
+    if config.refit_days < 0:
+        raise dg.Failure(f"CLV: refit_days must be 0 (fit on every run) or more days, not {config.refit_days}")
     knobs = ClvKnobs(config.horizon_months, config.annual_discount_rate)
-    report_dir = get_settings().data_dir / "analytics"
+    data_dir = get_settings().data_dir
+    report_dir, kept = data_dir / "analytics", clv_fit_store.fit_path(data_dir)
+    full_refresh = full_refresh_requested(duckdb.database, context.run.tags)
     with duckdb.get_connection() as con:
         as_of = clv_data.as_of_date(con)
         as_of_day = clv_data.day_number(as_of)
@@ -150,47 +147,62 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
         if len(summary) < 2:
             raise dg.Failure("CLV: fewer than two individuals with a purchase; nothing to fit")
         acquisition = clv_data.customer_acquisition(con)
+        stored = clv_fit_store.load(kept)
+        refit = clv_fit_store.refit_reason(stored, as_of, config.refit_days, config.holdout_days, full_refresh)
         started = time.perf_counter()
         # a history too short or small to fit: say which fit and why, not a numpy traceback
         try:
-            table, fitted = _customer_table(con, knobs, as_of, summary, acquisition)
+            table, fitted = _customer_table(con, knobs, as_of, summary, acquisition,
+                                            None if refit else stored.fitted)
         except ValueError as exc:
             raise dg.Failure(f"CLV: the fit on every customer: {exc}") from exc
         seconds = time.perf_counter() - started
-        try:
-            holdout = holdout_validation(summary, as_of_day, config.holdout_days)
-        except ValueError as exc:
-            raise dg.Failure(f"CLV: the holdout check, fitted on the history before the last "
-                             f"{config.holdout_days} days: {exc}") from exc
+        holdout = None
+        if refit:
+            try:
+                holdout = holdout_validation(summary, as_of_day, config.holdout_days)
+            except ValueError as exc:
+                raise dg.Failure(f"CLV: the holdout check, fitted on the history before the last "
+                                 f"{config.holdout_days} days: {exc}") from exc
+            stored = StoredFit(fitted, as_of, holdout.as_metadata())
+            clv_fit_store.save(kept, stored)
         counts = {"customer_clv": _write(con, "customer_clv", table, _CUSTOMER_CLV_SQL)}
         counts["clv_by_acquisition"] = _write(con, "clv_by_acquisition", acquisition, _BY_ACQUISITION_SQL)
-        counts["clv_model_parameters"] = _write(con, "clv_model_parameters", _parameters(fitted, knobs),
-                                                "select model, parameter, value from _clv_frame")
+        counts["clv_model_parameters"] = _write(con, "clv_model_parameters",
+                                                clv_fit_store.parameter_rows(stored, knobs),
+                                                "select model, parameter, value, fitted_as_of from _clv_frame")
         tiers = dict(con.execute("select value_tier, count(*) from analytics.customer_clv group by 1 order by 1")
                      .fetchall())
         by_acquisition = con.execute("select * from analytics.clv_by_acquisition").df()
-    chart = holdout_markdown(holdout)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    report = report_dir / "clv_holdout.md"
-    plot = holdout_plot(holdout, report_dir / "clv_holdout.png")
-    report.write_text(f"# CLV model: calibration / holdout (as of {as_of})\n\n![holdout]({plot.name})\n\n{chart}\n")
+    report, plot = report_dir / "clv_holdout.md", report_dir / "clv_holdout.png"
+    holdout_meta = {}
+    if holdout is not None:
+        chart = holdout_markdown(holdout)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        holdout_plot(holdout, plot)
+        report.write_text(f"# CLV model: calibration / holdout (as of {as_of})\n\n![holdout]({plot.name})\n\n{chart}\n")
+        holdout_meta = {"holdout_chart": dg.MetadataValue.md(chart),
+                        "holdout_plot": dg.MetadataValue.md(image_markdown(plot, "predicted vs actual holdout purchases"))}
+    holdout_meta.update({key: dg.MetadataValue.path(str(path))
+                         for key, path in (("holdout_report", report), ("holdout_plot_file", plot)) if path.exists()})
     bg, gg = fitted.bgnbd, fitted.gamma_gamma
-    context.log.info(f"CLV: {len(table)} customers as of {as_of}; BG/NBD {bg.params}; Gamma-Gamma {gg.params}; "
-                     f"holdout {holdout.relative_error:+.1%}")
+    fit_note = f"fitted now ({refit})" if refit else f"fit of {stored.fitted_as_of}"
+    context.log.info(f"CLV: {len(table)} customers as of {as_of}; {fit_note}; BG/NBD {bg.params}; "
+                     f"Gamma-Gamma {gg.params}; holdout {stored.holdout.get('holdout_relative_error', float('nan')):+.1%}")
 
     yield dg.MaterializeResult(asset_key=["analytics", "customer_clv"], metadata={
         "dagster/row_count": dg.MetadataValue.int(counts["customer_clv"]),
         "as_of_date": dg.MetadataValue.text(str(as_of)),
+        "refit": dg.MetadataValue.bool(bool(refit)),
+        "refit_reason": dg.MetadataValue.text(refit or "the stored fit is current"),
+        "fitted_as_of": dg.MetadataValue.text(str(stored.fitted_as_of)),
+        "fit_file": dg.MetadataValue.path(str(kept)),
         "value_tiers": dg.MetadataValue.json(tiers),
         "total_net_clv": dg.MetadataValue.float(round(float(table["net_clv"].sum()), 2)),
         "median_p_alive": dg.MetadataValue.float(round(float(np.median(table["p_alive"])), 4)),
         "fit_and_predict_seconds": dg.MetadataValue.float(round(seconds, 2)),
-        **{k: dg.MetadataValue.float(float(v)) if isinstance(v, float) else dg.MetadataValue.int(v)
-           for k, v in holdout.as_metadata().items()},
-        "holdout_chart": dg.MetadataValue.md(chart),
-        "holdout_report": dg.MetadataValue.path(str(report)),
-        "holdout_plot": dg.MetadataValue.md(image_markdown(plot, "predicted vs actual holdout purchases")),
-        "holdout_plot_file": dg.MetadataValue.path(str(plot)),
+        **{k: _number(v) for k, v in stored.holdout.items()},
+        **holdout_meta,
     })
     yield dg.MaterializeResult(asset_key=["analytics", "clv_by_acquisition"], metadata={
         "dagster/row_count": dg.MetadataValue.int(counts["clv_by_acquisition"]),
@@ -198,12 +210,20 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
     })
     yield dg.MaterializeResult(asset_key=["analytics", "clv_model_parameters"], metadata={
         "dagster/row_count": dg.MetadataValue.int(counts["clv_model_parameters"]),
+        "fitted_as_of": dg.MetadataValue.text(str(stored.fitted_as_of)),
+        "refit": dg.MetadataValue.bool(bool(refit)),
         "bg_nbd": dg.MetadataValue.json({k: round(v, 6) for k, v in vars(bg.params).items()}),
         "bg_nbd_log_likelihood": dg.MetadataValue.float(round(bg.log_likelihood, 3)),
         "gamma_gamma": dg.MetadataValue.json({k: round(v, 6) for k, v in vars(gg.params).items()}),
         "customers": dg.MetadataValue.int(int(bg.customers)),
         "distinct_rows": dg.MetadataValue.int(bg.distinct_rows),
     })
+
+
+def _number(value: float | int) -> dg.MetadataValue:
+    """A holdout figure as metadata: whole numbers (days, customers, purchases) as ints."""
+    value = float(value)
+    return dg.MetadataValue.int(int(value)) if value.is_integer() else dg.MetadataValue.float(value)
 
 
 CLV_ASSETS = [customer_lifetime_value]
