@@ -211,6 +211,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckD
     os.environ["CRM_CIF_WAREHOUSE"] = duckdb.database  # profiles.yml reads it: one warehouse for both
     os.environ["CRM_CIF_DUCKDB_MEMORY_LIMIT"] = duckdb.connection_config.get("memory_limit", "")
     os.environ["CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY"] = get_settings().duckdb_block_allocator_memory
+    os.environ["CRM_CIF_DUCKDB_CHECKPOINT_THRESHOLD"] = get_settings().duckdb_checkpoint_threshold
     for name, value in DBT_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
     # One target folder per dbt asset, reused by every run: dagster-dbt's default (a new folder

@@ -27,6 +27,15 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "40%"
 # dbt, a process that exits after its build.
 DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY = "60%"
 
+# The write-ahead log size at which dbt's DuckDB checkpoints by itself (DuckDB's default: 16 MiB).
+# A daily marts build crossed 16 MiB again and again (its delete+insert logs and small tables), and
+# each checkpoint rewrote the changed tables' metadata mid-build, paid by whichever statement
+# committed (a 1.2 s `drop table` of an empty backup). At 1 GB dbt's DuckDB checkpoints once, when
+# the step ends: a marts step with nothing new at a million people 42.0-43.8 -> 39.6-40.9 s (three
+# runs against two, benchmarks/README.md, stop 37). Large inserts are written to the file as they
+# go either way, so the log holds little data.
+DEFAULT_DUCKDB_CHECKPOINT_THRESHOLD = "1GB"
+
 
 def _whole_days(var: str, default: int) -> int:
     value = os.environ.get(var, "").strip()
@@ -60,6 +69,7 @@ class Settings:
     erasure_salt: str = DEFAULT_PSEUDONYM_SALT
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     duckdb_block_allocator_memory: str = DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY
+    duckdb_checkpoint_threshold: str = DEFAULT_DUCKDB_CHECKPOINT_THRESHOLD
     dbt_runs_dir: Path = DBT_PROJECT_DIR / "target" / "runs"
     serving_spare: bool = True
     serving_check_days: int = 7
@@ -103,6 +113,9 @@ class Settings:
             # a size or a share of the memory limit ('60%'); '0B' turns it off.
             duckdb_block_allocator_memory=os.environ.get("CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY")
             or DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY,
+            # The log size at which dbt's DuckDB checkpoints before its step ends ('1GB', '16MiB').
+            duckdb_checkpoint_threshold=os.environ.get("CRM_CIF_DUCKDB_CHECKPOINT_THRESHOLD")
+            or DEFAULT_DUCKDB_CHECKPOINT_THRESHOLD,
             # dbt's target folder of each dbt step (compiled SQL, run_results.json, dbt.log), one
             # sub-folder per step reused by every run. Two pipelines running at once from one
             # checkout (two warehouses, parallel test workers) each need their own.

@@ -3,11 +3,13 @@ allocator's share is taken of the memory limit the profile set before it."""
 
 import json
 
-from dagster_project.settings import DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY, get_settings
+from dagster_project.settings import (DEFAULT_DUCKDB_BLOCK_ALLOCATOR_MEMORY, DEFAULT_DUCKDB_CHECKPOINT_THRESHOLD,
+                                      get_settings)
 from tests.test_dbt_staging import run_dbt
 
 SHOW_SETTINGS = ("select current_setting('memory_limit') as memory_limit, "
-                 "current_setting('block_allocator_memory') as block_allocator_memory")
+                 "current_setting('block_allocator_memory') as block_allocator_memory, "
+                 "current_setting('checkpoint_threshold') as checkpoint_threshold")
 
 
 def _dbt_duckdb_settings(tmp_path) -> dict:
@@ -19,9 +21,20 @@ def _dbt_duckdb_settings(tmp_path) -> dict:
 def test_dbt_gets_the_memory_limit_and_the_block_allocator_share_of_it(tmp_path, monkeypatch):
     monkeypatch.setenv("CRM_CIF_DUCKDB_MEMORY_LIMIT", "2GiB")
     monkeypatch.setenv("CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "50%")
-    assert _dbt_duckdb_settings(tmp_path) == {"memory_limit": "2.0 GiB", "block_allocator_memory": "1.0 GiB"}
+    monkeypatch.delenv("CRM_CIF_DUCKDB_CHECKPOINT_THRESHOLD", raising=False)
+    assert _dbt_duckdb_settings(tmp_path) == {"memory_limit": "2.0 GiB", "block_allocator_memory": "1.0 GiB",
+                                              "checkpoint_threshold": "953.6 MiB"}  # 1GB, dbt's default here
     monkeypatch.setenv("CRM_CIF_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "0B")
-    assert _dbt_duckdb_settings(tmp_path)["block_allocator_memory"] == "0 bytes"
+    monkeypatch.setenv("CRM_CIF_DUCKDB_CHECKPOINT_THRESHOLD", "16MiB")
+    found = _dbt_duckdb_settings(tmp_path)
+    assert (found["block_allocator_memory"], found["checkpoint_threshold"]) == ("0 bytes", "16.0 MiB")
+
+
+def test_checkpoint_threshold_setting(monkeypatch):
+    monkeypatch.delenv("CRM_CIF_DUCKDB_CHECKPOINT_THRESHOLD", raising=False)
+    assert get_settings().duckdb_checkpoint_threshold == DEFAULT_DUCKDB_CHECKPOINT_THRESHOLD == "1GB"
+    monkeypatch.setenv("CRM_CIF_DUCKDB_CHECKPOINT_THRESHOLD", "64MiB")
+    assert get_settings().duckdb_checkpoint_threshold == "64MiB"
 
 
 def test_block_allocator_memory_setting(monkeypatch):
