@@ -49,10 +49,14 @@ def _older(days: int):
     return edit
 
 
+def _materialize(warehouse: str, tags: dict | None = None, **config):
+    return dg.materialize(CLV_ASSETS, resources={"duckdb": DuckDBResource(database=warehouse)},
+                          run_config={"ops": {"customer_lifetime_value": {"config": config}}} if config else None,
+                          tags=tags, raise_on_error=False)
+
+
 def _run(warehouse: str, tags: dict | None = None, **config) -> dict:
-    result = dg.materialize(CLV_ASSETS, resources={"duckdb": DuckDBResource(database=warehouse)},
-                            run_config={"ops": {"customer_lifetime_value": {"config": config}}} if config else None,
-                            tags=tags, raise_on_error=False)
+    result = _materialize(warehouse, tags, **config)
     assert result.success, [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
     [event] = [e for e in result.get_asset_materialization_events()
                if e.materialization.asset_key.path == ["analytics", "customer_clv"]]
@@ -136,9 +140,7 @@ def test_a_fit_is_due(warehouse, change, config, tags, reason):
 
 
 def test_a_negative_refit_days_is_refused(warehouse):
-    result = dg.materialize(CLV_ASSETS, resources={"duckdb": DuckDBResource(database=warehouse)},
-                            run_config={"ops": {"customer_lifetime_value": {"config": {"refit_days": -1}}}},
-                            raise_on_error=False)
+    result = _materialize(warehouse, refit_days=-1)
     [failure] = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
     assert "refit_days must be 0 (fit on every run) or more days, not -1" in failure
 

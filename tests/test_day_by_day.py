@@ -21,8 +21,9 @@ same rows (EXCEPT ALL both ways), after
 Both builds score identity pairs with the same Splink model: the day-by-day build trains it on its
 first (backlog) run and pins it in ``<data_dir>/identity/model``; the one-go build is given that
 model, as a rebuild of the warehouse keeps it (it lives outside the warehouse, like people's match
-decisions; only a full refresh retrains). Likewise the CLV fit (``<data_dir>/analytics/clv_fit.json``,
-fitted on the first run and current for a week): both builds score every customer with it. Later days score only the pairs of new or changed records.
+decisions; only a full refresh retrains). Later days score only the pairs of new or changed records.
+Likewise the CLV fit (``<data_dir>/analytics/clv_fit.json``, fitted on the first run and current for
+a week): both builds score every customer with it.
 
 Each run materializes the project's warehouse assets in-process (ingest, dbt staging, identity,
 dbt marts with history, the analytics assets with the CLV fit, the analytics marts): the assets

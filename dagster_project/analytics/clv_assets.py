@@ -18,7 +18,6 @@ from dagster_duckdb import DuckDBResource
 from dagster_project.analytics import clv_data, clv_fit_store
 from dagster_project.analytics.clv_customers import (ClvKnobs, Fitted, assign_value_tiers, contact_window_start,
                                                      fit_models, monthly_contact_cost, predict, rfm_table)
-from dagster_project.analytics.clv_fit_store import StoredFit
 from dagster_project.analytics.clv_report import holdout_markdown, holdout_plot, holdout_validation
 from dagster_project.analytics.plots import image_markdown
 from dagster_project.full_refresh import full_refresh_requested
@@ -164,7 +163,7 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
             except ValueError as exc:
                 raise dg.Failure(f"CLV: the holdout check, fitted on the history before the last "
                                  f"{config.holdout_days} days: {exc}") from exc
-            stored = StoredFit(fitted, as_of, holdout.as_metadata())
+            stored = clv_fit_store.StoredFit(fitted, as_of, holdout.as_metadata())
             clv_fit_store.save(kept, stored)
         counts = {"customer_clv": _write(con, "customer_clv", table, _CUSTOMER_CLV_SQL)}
         counts["clv_by_acquisition"] = _write(con, "clv_by_acquisition", acquisition, _BY_ACQUISITION_SQL)

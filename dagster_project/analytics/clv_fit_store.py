@@ -8,8 +8,8 @@ the next, but fitting them (and refitting on the calibration period for the hold
 every customer's purchase history and took ~5.3 s of the ~14 s CLV step at a million people,
 every day. A run fits again when the stored fit is ``refit_days`` old (ClvConfig, default 7;
 0 = every run), when there is none, when the holdout length changed, when the data end
-before the fit did (a restored warehouse) or on a full refresh (as identity retrains); otherwise it scores every customer with the stored
-parameters as of today. The fit is kept with its date (``fitted_as_of``, the data's as-of
+before the fit did (a restored warehouse) or on a full refresh (as identity retrains); otherwise
+it scores every customer with the stored parameters as of today. The fit is kept with its date (``fitted_as_of``, the data's as-of
 date), its log-likelihoods, population and the holdout check made with it.
 
 Parameters are rounded to six significant digits before they are used, on the day of the fit
@@ -55,12 +55,15 @@ def rounded(fitted: Fitted) -> Fitted:
     return Fitted(fit(fitted.bgnbd), fit(fitted.gamma_gamma))
 
 
+def _model_values(fitted: Fitted) -> dict[str, dict[str, float]]:
+    """model -> its parameters and fit figures: what the file and the table keep of a fit."""
+    return {model: {**vars(f.params), **{k: getattr(f, k) for k in _FIT_FIELDS}}
+            for model, f in (("bg_nbd", fitted.bgnbd), ("gamma_gamma", fitted.gamma_gamma))}
+
+
 def parameter_rows(stored: StoredFit, knobs: ClvKnobs) -> pd.DataFrame:
     """model, parameter, value, fitted_as_of: the fit, its holdout check and this run's scoring knobs."""
-    rows = []
-    for model, f in (("bg_nbd", stored.fitted.bgnbd), ("gamma_gamma", stored.fitted.gamma_gamma)):
-        rows += [(model, k, v) for k, v in vars(f.params).items()]
-        rows += [(model, k, float(getattr(f, k))) for k in _FIT_FIELDS]
+    rows = [(model, k, float(v)) for model, values in _model_values(stored.fitted).items() for k, v in values.items()]
     rows += [("holdout", k, v) for k, v in stored.holdout.items()]
     rows += [("clv", "horizon_months", knobs.horizon_months), ("clv", "annual_discount_rate", knobs.annual_discount_rate)]
     frame = pd.DataFrame(rows, columns=["model", "parameter", "value"])
@@ -75,9 +78,8 @@ def fit_path(data_dir: Path) -> Path:
 
 def save(path: Path, stored: StoredFit) -> None:
     """Write the fit whole or not at all (a crash mid-write leaves the previous fit)."""
-    models = {model: {**vars(f.params), **{k: getattr(f, k) for k in _FIT_FIELDS}}
-              for model, f in (("bg_nbd", stored.fitted.bgnbd), ("gamma_gamma", stored.fitted.gamma_gamma))}
-    document = {"fitted_as_of": stored.fitted_as_of.isoformat(), "models": models, "holdout": stored.holdout}
+    document = {"fitted_as_of": stored.fitted_as_of.isoformat(), "models": _model_values(stored.fitted),
+                "holdout": stored.holdout}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.writing")
     partial.write_text(json.dumps(document, indent=2, allow_nan=True) + "\n", encoding="utf-8")
