@@ -151,7 +151,7 @@ def write_entity(data: EntityData, landing: Path, rate: float, rng: np.random.Ge
             pq.write_table(table.slice(a, b - a), folder / name, compression="snappy")
     else:
         lines = _lines(e, cols, malformed)
-        offsets = np.frombuffer(lines.buffers()[1], np.int32)[lines.offset: lines.offset + len(lines) + 1]
+        offsets = np.frombuffer(lines.buffers()[1], np.int64)[lines.offset: lines.offset + len(lines) + 1]
         data_buf = memoryview(lines.buffers()[2]) if len(lines) else memoryview(b"")
         header = b""
         if e.format == "csv":
@@ -185,17 +185,27 @@ def write_entity(data: EntityData, landing: Path, rate: float, rng: np.random.Ge
     return out
 
 
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
 def _lines(e: Entity, cols: dict[str, pa.Array], malformed: list[int]) -> pa.Array:
-    """Each row as one text line ending in a newline, malformed rows cut short."""
+    """Each row as one text line ending in a newline, malformed rows cut short.
+
+    Large strings (64-bit offsets): one entity's lines over the whole history can pass the 2 GiB a
+    string array holds (four years of a million people's web sessions are 2.4 GB)."""
+    cols = {c: cols[c].cast(pa.large_string()) for c in e.column_names}
+    empty = _text("")
     if e.format == "csv":
-        line = pc.binary_join_element_wise(*[cols[c] for c in e.column_names], e.delimiter,
+        line = pc.binary_join_element_wise(*[cols[c] for c in e.column_names], _text(e.delimiter),
                                            null_handling="replace", null_replacement="")
     else:
         parts = []
         for c in e.column_names:
-            quoted = pc.fill_null(pc.binary_join_element_wise('"', cols[c], '"', ""), "null")
-            parts.append(pc.binary_join_element_wise(f'"{c}": ', quoted, ""))
-        line = pc.binary_join_element_wise("{", pc.binary_join_element_wise(*parts, ", "), "}", "")
+            quoted = pc.fill_null(pc.binary_join_element_wise(_text('"'), cols[c], _text('"'), empty), _text("null"))
+            parts.append(pc.binary_join_element_wise(_text(f'"{c}": '), quoted, empty))
+        line = pc.binary_join_element_wise(_text("{"), pc.binary_join_element_wise(*parts, _text(", ")), _text("}"),
+                                           empty)
     if malformed:
         vals = line.take(pa.array(malformed)).to_pylist()
         if e.format == "csv":
@@ -205,5 +215,5 @@ def _lines(e: Entity, cols: dict[str, pa.Array], malformed: list[int]) -> pa.Arr
         mask = np.zeros(len(line), bool)
         mask[malformed] = True
         srt = np.argsort(malformed, kind="stable")
-        line = pc.replace_with_mask(line, pa.array(mask), pa.array([cut[i] for i in srt], pa.string()))
-    return pc.binary_join_element_wise(line, "\n", "")
+        line = pc.replace_with_mask(line, pa.array(mask), pa.array([cut[i] for i in srt], pa.large_string()))
+    return pc.binary_join_element_wise(line, _text("\n"), empty)
