@@ -154,7 +154,9 @@ def customer_lifetime_value(context: dg.AssetExecutionContext, config: ClvConfig
             table, fitted = _customer_table(con, knobs, as_of, summary, acquisition,
                                             None if refit else stored.fitted)
         except ValueError as exc:
-            raise dg.Failure(f"CLV: the fit on every customer: {exc}") from exc
+            what = (f"the fit on every customer ({refit})" if refit
+                    else f"scoring every customer with the fit of {stored.fitted_as_of}")
+            raise dg.Failure(f"CLV: {what}: {exc}") from exc
         seconds = time.perf_counter() - started
         holdout = None
         if refit:
