@@ -119,6 +119,16 @@ def test_history_growth_table_groups_new_day_steps_by_history_length():
     assert "| analytics and checks | 0.0 s | 1.0 s |" in lines
     assert "| new day / full build | 24% | 20% |" in lines
 
+    # a run with two new days: the steps are the last day's, the totals every day's
+    day = lambda steps, seconds: {"steps": steps, "seconds": seconds, "rows": 10, "mean_load_avg": 1.0,  # noqa: E731
+                                  "fraction_of_full_build": seconds / 100.0}
+    two_days = dict(longer, new_days=[day({"dbt_marts": 30.0}, 30.0), day({"dbt_marts": 7.0, "ingest_web": 1.0}, 8.0)])
+    lines = growth_table([shorter, two_days]).splitlines()
+    assert "| dbt marts | 9.0 s | 7.0 s |" in lines
+    assert "| ingest | 1.0 s | 1.0 s |" in lines
+    assert "| **one new day** (each) | **12.0 s** | **30.0 s** / **8.0 s** |" in lines
+    assert "| new day / full build | 24% | 30% / 8% |" in lines
+
 
 def test_a_failed_stage_is_recorded_without_counting_rows(tmp_path, monkeypatch):
     """After a failed stage the warehouse is not opened again to count rows (a connection the failed
