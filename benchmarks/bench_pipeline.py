@@ -237,6 +237,29 @@ def compiled_sql(model: str) -> Path | None:
     return hits[0] if hits else None
 
 
+def run_floor(build: list[dict], out: Path, env: dict, events: Path, log: Path, say) -> tuple[dict, dict | None]:
+    """The SQL floor on a copy of the built warehouse, and the slowest model's profile on that copy."""
+    say("floor: benchmarks/sql_floor.sql on a copy of the warehouse")
+    floor_db = out / "floor_copy.duckdb"  # not floor.duckdb: the catalog would clash with schema floor
+    shutil.copyfile(out / "warehouse.duckdb", floor_db)
+    profile = profile_slowest(build, floor_db, env, events, log, out)
+    if profile:
+        say(f"  profile of {profile['model']}: {profile['seconds_alone']:.1f} s alone")
+    floor, _, _ = run_child(["floor", "--db", str(floor_db), "--sql", str(FLOOR_SQL)], env, events, log)
+    floor_db.unlink()
+    say(f"  floor: {floor[0]['seconds']:.1f} s")
+    return {**floor[0], "statements": len(floor[0]["statements"]), "statement_seconds": floor[0]["statements"]}, profile
+
+
+def floor_ratios(transform: dict, floor_seconds: float) -> dict:
+    """The transform's times as ratios to the floor's."""
+    return {"floor_seconds": floor_seconds,
+            "ratio_step_wall": round(transform["dbt_step_wall_seconds"] / floor_seconds, 2),
+            "ratio_models": round(transform["dbt_model_seconds"] / floor_seconds, 2),
+            "ratio_like_for_like": round(transform["dbt_floor_models_seconds"] / floor_seconds, 2),
+            "ratio_like_for_like_shared": round(transform["dbt_floor_models_shared_seconds"] / floor_seconds, 2)}
+
+
 def profile_slowest(build: list[dict], db: Path, env: dict, events: Path, log: Path, out: Path) -> dict | None:
     """DuckDB's JSON profile of the slowest model, re-run alone on the floor copy (2 threads)."""
     slowest = slowest_model(build)
@@ -317,20 +340,22 @@ def render_markdown(result: dict) -> str:
                   f"{_pct(p, 'kernel_pct')} | {_pct(p, 'io_pressure_full_pct')} |" for when, p in probes.items()]
     lines += ["", "| measure | value |", "|---|---:|"]
     t, sq, fl = result["transform"], result["serving"], result["floor"]
+    measured = fl is not None and "ratio_step_wall" in t
     lines += [
         f"| full build (sum of stages) | {fb['seconds']:.1f} s |",
         f"| child process wall (incl. start-up, imports, row counts between stages) | {fb['process_wall_seconds']:.1f} s |",
-        f"| SQL floor (benchmarks/sql_floor.sql, {fl['statements']} statements) | {fl['seconds']:.1f} s, peak {fl['peak_rss_gib']:.2f} GiB |",
+        (f"| SQL floor (benchmarks/sql_floor.sql, {fl['statements']} statements) | {fl['seconds']:.1f} s, peak {fl['peak_rss_gib']:.2f} GiB |"
+         if measured else "| SQL floor | not measured (--no-floor) |"),
         f"| transform = dbt_staging + dbt_marts steps (models + dbt tests + dbt start-up) | {t['dbt_step_wall_seconds']:.1f} s |",
-        f"| transform / floor | **{t['ratio_step_wall']:.2f}x** |",
+        *([f"| transform / floor | **{t['ratio_step_wall']:.2f}x** |"] if measured else []),
         f"| dbt model execution only (run_results), staging + marts | {t['dbt_model_seconds']:.1f} s |",
-        f"| models only / floor | {t['ratio_models']:.2f}x |",
+        *([f"| models only / floor | {t['ratio_models']:.2f}x |"] if measured else []),
         f"| the same models the floor redoes (staging of its 12 entities, facts, holdings, dim_customer) | {t['dbt_floor_models_seconds']:.1f} s |",
-        f"| like for like / floor | **{t['ratio_like_for_like']:.2f}x** |",
+        *([f"| like for like / floor | **{t['ratio_like_for_like']:.2f}x** |"] if measured else []),
         *([f"| the same models' time shared with the nodes running beside them (dbt runs two at once; "
            f"overlaps counted once) | {t['dbt_floor_models_shared_seconds']:.1f} s |",
            f"| like for like, shared / floor | **{t['ratio_like_for_like_shared']:.2f}x** |"]
-          if "ratio_like_for_like_shared" in t else []),
+          if measured and "ratio_like_for_like_shared" in t else []),
         *(line for i, nd in enumerate(days, 1) for line in (
             f"| new day {i}{' ' + nd['date'] if 'date' in nd else ''} (normal job, {nd['rows']:,} new raw rows) | "
             f"{nd['seconds']:.1f} s, peak {nd['peak_rss_gib']:.2f} GiB |",
@@ -392,6 +417,8 @@ def _pct(record: dict, key: str) -> str:
 
 
 def _transform_cell(t: dict) -> str:
+    if "ratio_step_wall" not in t:
+        return "not measured"
     if not t.get("dbt_floor_models_seconds"):
         return f"{t['ratio_step_wall']:.1f}x (n/a)"
     shared = f"; {t['ratio_like_for_like_shared']:.1f}x" if "ratio_like_for_like_shared" in t else ""
@@ -470,6 +497,9 @@ def main() -> None:
     ap.add_argument("--probe-repeats", type=int, default=3,
                     help="times the machine probe runs each query (median reported; 1 for a quick smoke)")
     ap.add_argument("--keep", action="store_true", help="keep the world and warehouse afterwards")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="skip the SQL floor and the slowest model's profile, which run on a copy of the "
+                         "warehouse (a history-growth run; a disk without room for the copy)")
     ap.add_argument("--table", action="store_true", help="print the table of every recorded run and exit")
     args = ap.parse_args()
     if args.new_days < 1:
@@ -503,15 +533,7 @@ def main() -> None:
         say(f"  {s['stage']}: {s['seconds']:.1f} s, peak {s['peak_rss_gib']} GiB, {s['rows']:,} rows")
     stages = {s["stage"]: s for s in build}
 
-    say("floor: benchmarks/sql_floor.sql on a copy of the warehouse")
-    floor_db = out / "floor_copy.duckdb"  # not floor.duckdb: the catalog would clash with schema floor
-    shutil.copyfile(out / "warehouse.duckdb", floor_db)
-    profile = profile_slowest(build, floor_db, env, events, log, out)
-    if profile:
-        say(f"  profile of {profile['model']}: {profile['seconds_alone']:.1f} s alone")
-    floor, _, _ = run_child(["floor", "--db", str(floor_db), "--sql", str(FLOOR_SQL)], env, events, log)
-    floor_db.unlink()
-    say(f"  floor: {floor[0]['seconds']:.1f} s")
+    floor, profile = (None, None) if args.no_floor else run_floor(build, out, env, events, log, say)
 
     say("serving queries on the analyst copy")
     serving = serving_queries(out / "serving.duckdb", args.repeats)
@@ -530,12 +552,8 @@ def main() -> None:
     say(f"machine probe after: {probes['after']}")
 
     transform = transform_seconds(stages)
-    transform["floor_seconds"] = floor[0]["seconds"]
-    transform["ratio_step_wall"] = round(transform["dbt_step_wall_seconds"] / floor[0]["seconds"], 2)
-    transform["ratio_models"] = round(transform["dbt_model_seconds"] / floor[0]["seconds"], 2)
-    transform["ratio_like_for_like"] = round(transform["dbt_floor_models_seconds"] / floor[0]["seconds"], 2)
-    transform["ratio_like_for_like_shared"] = round(transform["dbt_floor_models_shared_seconds"]
-                                                    / floor[0]["seconds"], 2)
+    if floor is not None:
+        transform.update(floor_ratios(transform, floor["seconds"]))
     today = date.today().isoformat()
     result = {
         "benchmark": "pipeline", "people": args.people, "seed": args.seed, "start": args.start, "end": args.end,
@@ -549,7 +567,7 @@ def main() -> None:
                        "peak_rss_gib": max(s["peak_rss_gib"] for s in build),
                        "check_seconds": round(sum(s["check_seconds"] for s in build), 2),
                        "means": "sum of the six build stages (generate excluded)"},
-        "floor": {**floor[0], "statements": len(floor[0]["statements"]), "statement_seconds": floor[0]["statements"]},
+        "floor": floor,  # None: not measured (--no-floor)
         "transform": transform,
         "new_day": new_days[0],  # the first day after the full build (what runs before 2026-12-06 measured)
         "new_days": new_days,

@@ -251,3 +251,23 @@ def test_bench_huge_pages_measures_both_modes_and_writes_its_figures(tmp_path):
         assert case["ratio_on_to_off"] == (round(on / off, 2) if off else None)
         assert {"seconds", "kernel_seconds", "huge_page_faults"} <= set(case["runs"]["on"][0])
     assert "| DuckDB count(distinct) over 100,000 integers | on |" in written.with_suffix(".md").read_text()
+
+
+def test_a_run_without_the_floor_renders_and_tabulates():
+    """--no-floor (a history-growth run, or no disk room for the warehouse copy) records no floor
+    and no ratios; the markdown and the README table say so instead of failing."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_pipeline import _transform_cell, floor_ratios, render_markdown
+
+    run = json.loads((ROOT / "benchmarks" / "results" / "pipeline_1000000_2026-12-07i.json").read_text())
+    measured = render_markdown(run)
+    assert "| transform / floor | **2.67x** |" in measured
+    ratios = {k: v for k, v in run["transform"].items() if k.startswith("ratio_") or k == "floor_seconds"}
+    assert floor_ratios(run["transform"], run["floor"]["seconds"]) == ratios
+    run["floor"] = None
+    run["transform"] = {k: v for k, v in run["transform"].items() if k not in ratios}
+    text = render_markdown(run)
+    assert "| SQL floor | not measured (--no-floor) |" in text
+    assert "/ floor" not in text
+    assert "| new day 2 20261031 (normal job, 86,574 new raw rows) | 192.8 s, peak" in text
+    assert _transform_cell(run["transform"]) == "not measured"
