@@ -17,7 +17,11 @@
     Incremental by record (delete+insert on record_id): a daily run recomputes every version of
     the records with a row loaded after the table's newest _loaded_at (a new version changes its
     predecessor's valid_to; a new sighting moves a contact point's last seen), and every record
-    when seed source_trust changed. Rows never leave staging in a normal run; erasure is
+    when seed source_trust changed. A contact point's span is recomputed from its new sightings
+    and the first and last sighting the table keeps for it, not from every call, email event,
+    case and consent ever staged (at a million people the model took 0.9, 2.5 and 4.7 s a day
+    over 12, 24 and 48 months of history): the earliest and latest of all sightings are the
+    earliest and latest of those, and so are their earliest load times. Rows never leave staging in a normal run; erasure is
     followed by `dbt build --full-refresh`.
 -#}
 {{ config(
@@ -118,21 +122,38 @@ contact_points as (
 ),
 
 {% if is_incremental() -%}
+new_sightings as (
+    select * from contact_points where _loaded_at > {{ watermark }}
+),
+
 changed_contact_points as (
-    select distinct source_system, id_type, id_value from contact_points where _loaded_at > {{ watermark }}
+    select distinct source_system, id_type, id_value,
+        {{ dbt.concat(["source_system", "':contact_point:'", "id_type", "':'", "id_value"]) }} as record_id
+    from new_sightings
+),
+
+-- what the table keeps of a changed contact point's earlier sightings: its first and last, each
+-- with the load time the span keeps for it (the earliest load of a sighting at that time), so
+-- the spans below equal those of every sighting without reading them all again
+kept_sightings as (
+    select changed.source_system, changed.id_type, changed.id_value, kept.valid_from as seen_at, kept._loaded_at
+    from {{ this }} as kept
+    join changed_contact_points as changed on changed.record_id = kept.record_id
 ),
 
 {% endif -%}
 sightings as (
-    select contact_points.*,
-        min(seen_at) over (partition by contact_points.source_system, contact_points.id_type, contact_points.id_value) as first_seen_at,
-        max(seen_at) over (partition by contact_points.source_system, contact_points.id_type, contact_points.id_value) as last_seen_at
-    from contact_points
+    select seen.*,
+        min(seen_at) over (partition by seen.source_system, seen.id_type, seen.id_value) as first_seen_at,
+        max(seen_at) over (partition by seen.source_system, seen.id_type, seen.id_value) as last_seen_at
     {%- if is_incremental() %}
-    join changed_contact_points as changed
-        on changed.source_system = contact_points.source_system
-        and changed.id_type = contact_points.id_type
-        and changed.id_value = contact_points.id_value
+    from (
+        select source_system, id_type, id_value, seen_at, _loaded_at from new_sightings
+        union all
+        select source_system, id_type, id_value, seen_at, _loaded_at from kept_sightings
+    ) as seen
+    {%- else %}
+    from contact_points as seen
     {%- endif %}
 ),
 
