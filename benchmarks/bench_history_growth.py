@@ -49,6 +49,7 @@ def growth_table(runs: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(runs)]
     for name in names:
         lines.append(f"| {name} | " + " | ".join(f"{s[name]:.1f} s" for s in by_run) + " |")
+
     def each_day(cell) -> Callable[[dict], str]:
         return lambda run: " / ".join(cell(day) for day in _days(run))
 

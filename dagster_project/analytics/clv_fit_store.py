@@ -9,8 +9,9 @@ every customer's purchase history and took ~5.3 s of the ~14 s CLV step at a mil
 every day. A run fits again when the stored fit is ``refit_days`` old (ClvConfig, default 7;
 0 = every run), when there is none, when the holdout length changed, when the data end
 before the fit did (a restored warehouse) or on a full refresh (as identity retrains); otherwise
-it scores every customer with the stored parameters as of today. The fit is kept with its date (``fitted_as_of``, the data's as-of
-date), its log-likelihoods, population and the holdout check made with it.
+it scores every customer with the stored parameters as of today. The fit is kept with its date
+(``fitted_as_of``, the data's as-of date), its log-likelihoods, population and the holdout check
+made with it.
 
 Parameters are rounded to six significant digits before they are used, on the day of the fit
 too, so the stored rows determine the scores exactly: a re-run scores the same.

@@ -21,8 +21,8 @@
     and the first and last sighting the table keeps for it, not from every call, email event,
     case and consent ever staged (at a million people the model took 0.9, 2.5 and 4.7 s a day
     over 12, 24 and 48 months of history): the earliest and latest of all sightings are the
-    earliest and latest of those, and so are their earliest load times. Rows never leave staging in a normal run; erasure is
-    followed by `dbt build --full-refresh`.
+    earliest and latest of those, and so are their earliest load times. Rows never leave staging
+    in a normal run; erasure is followed by `dbt build --full-refresh`.
 -#}
 {{ config(
     materialized='incremental',
