@@ -115,6 +115,11 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     with duckdb.connect(str(warehouse)) as con:
         insert_raw(con, "branch", "visits", [visit("BV3", "AC0001", "03/01/2025 10:00")], T1, "b2")
         insert_raw(con, "service", "cases", [case("closed", "2025-01-03T15:00:00", "2025-01-03T15:00:00")], T1, "b2")
+        # a new call from an account that matches no party: only the caller's phone gives its party
+        insert_raw(con, "callcentre", "calls", [{
+            "call_id": "CL2", "caller_phone": PHONE, "account_number": "AC0010", "agent_id": "AG1",
+            "started_at": "2025-01-03T12:00:00", "wait_seconds": "10", "duration_seconds": "60",
+            "reason_code": "balance", "resolution": "resolved", "first_contact_resolved": "true"}], T1, "b2")
         # Identity re-ran: AC0002 moved from PB to PA (a merge), AC0009 now has a party, AC0003 is gone.
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PA"),
                               ("account_number", "AC0009", "PE"), ("phone", PHONE, "PD")])
@@ -125,12 +130,17 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
                 + next((work / "target" / "compiled").rglob(f"{f}.sql")).read_text() for f in FACTS}
     # A third run on a copy: AC0002 goes back to PB. Only a kept mapping that the second run brought
     # up to date (its post-hook patches the changed keys) tells the move apart from no change.
+    # The phone moves from PD to PF: CL2 (phone only) moves with it, CL1 is re-derived but stays PE's
+    # (its account wins), so PE's count must not grow by the row written for it.
     third = work / "third.duckdb"
     shutil.copy(warehouse, third)
     with duckdb.connect(str(third)) as con:
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PB"),
-                              ("account_number", "AC0009", "PE"), ("phone", PHONE, "PD")])
+                              ("account_number", "AC0009", "PE"), ("phone", PHONE, "PF")])
     run_dbt(third, work, "run", "--select", *FACTS, TOUCHPOINTS)
+    third_full = work / "third_full.duckdb"
+    shutil.copy(third, third_full)
+    run_dbt(third_full, work, "run", "--select", *FACTS, TOUCHPOINTS, "--full-refresh")
     with duckdb.connect(str(third), read_only=True) as con:
         mapping = sorted(con.execute("select * from integration.party_identifiers").fetchall())
         kept = {f: sorted(con.execute(f"select id_type, id_value, party_id from integration.{f}__party_identifiers")
@@ -158,7 +168,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     return {"first": first, "incremental": incremental, "full": facts(warehouse), "executed": executed,
             "second_sql": second_sql, "saves": saves, "second_invocation": second_invocation,
             "fourth_sql": fourth_sql, "fourth_kept": fourth_kept, "fourth_mapping": fourth_mapping,
-            "refreshed": (first_refreshed, incremental_refreshed), "third": facts(third),
+            "refreshed": (first_refreshed, incremental_refreshed), "third": facts(third), "third_full": facts(third_full),
             "third_mapping": mapping, "third_kept": kept, "third_staged_left": staged_left}
 
 
@@ -177,6 +187,17 @@ def test_second_run_is_incremental(builds):
         assert f"> cast('{T0}' as timestamp)" in sql, fact
 
 
+def test_second_run_joins_only_the_identifiers_its_rows_name(builds):
+    """The identifier joins of an incremental run read the identifiers the refreshed rows name (primary
+    and fallback), not all of them: the day's rows build the join, not the ~4 M identifiers."""
+    restricted = {"fct_interactions": ("id_value", "fallback_id_value"), "fct_transactions": ("id_value",),
+                  "fct_service_cases": ("customer_ref",)}
+    for fact, columns in restricted.items():
+        sql = " ".join(builds["executed"][fact].split())
+        for column in columns:
+            assert f"id_value in (select {column} from refreshed)" in sql, (fact, column)
+
+
 def test_incremental_run_equals_full_refresh(builds):
     for fact in (*FACTS, TOUCHPOINTS):
         assert builds["incremental"][fact] == builds["full"][fact], fact
@@ -190,16 +211,26 @@ def test_touchpoints_follow_rows_that_move_between_parties(builds):
                                              datetime(2025, 1, 2, 11), None),
                                             ("PC", 1, datetime(2025, 1, 2, 9), datetime(2025, 1, 2, 9), datetime(2025, 1, 2, 9), None),
                                             ("PD", 1, call, call, None, call)]
-    assert [(r[0], r[1]) for r in builds["incremental"][TOUCHPOINTS]] == [("PA", 3), ("PE", 1)]
-    # the third run moves BV2 back: PB counts again, PA loses one
-    assert [(r[0], r[1]) for r in builds["third"][TOUCHPOINTS]] == [("PA", 2), ("PB", 1), ("PE", 1)]
+    assert [(r[0], r[1]) for r in builds["incremental"][TOUCHPOINTS]] == [("PA", 3), ("PD", 1), ("PE", 1)]
+    # the third run moves BV2 back (PB counts again, PA loses one) and CL2 with the phone (PD goes, PF
+    # comes); CL1, re-derived in place, still counts once for PE
+    assert [(r[0], r[1]) for r in builds["third"][TOUCHPOINTS]] == [("PA", 2), ("PB", 1), ("PE", 1), ("PF", 1)]
+
+
+def test_touchpoints_merged_or_recounted_equal_a_full_refresh(builds):
+    """Per-party figures after each incremental run equal a full refresh's: parties that only gained
+    rows (merged with the kept figures) and those that lost or re-derived one (recounted) alike."""
+    assert builds["third"][TOUCHPOINTS] == builds["third_full"][TOUCHPOINTS]
+    for fact in FACTS:
+        assert builds["third"][fact] == builds["third_full"][fact], fact
 
 
 def test_incremental_run_applies_new_rows_versions_and_identity_changes(builds):
     rows = builds["incremental"]["fct_interactions"]
     assert [r[0] for r in rows] == ["branch:visits:BV1", "branch:visits:BV2", "branch:visits:BV3",
-                                    "callcentre:calls:CL1", "service:cases:CS1"]
+                                    "callcentre:calls:CL1", "callcentre:calls:CL2", "service:cases:CS1"]
     assert party_of(rows, "branch:visits:BV3") == "PA"
+    assert party_of(rows, "callcentre:calls:CL2") == "PD"  # its account matches nothing: the phone
     assert party_of(rows, "branch:visits:BV2") == "PA"  # moved with its account
     assert party_of(rows, "callcentre:calls:CL1") == "PE"  # the account now matches: primary wins
     assert party_of(rows, "service:cases:CS1") is None  # its identifier is gone
@@ -217,8 +248,9 @@ def test_refreshed_at_marks_the_rows_each_run_wrote(builds):
     (first_run,) = set(first.values())
     written = {key for key, at in second.items() if at > first_run}
     assert {key for key, at in second.items() if at == first_run} == {"branch:visits:BV1"}
-    # BV3 new, BV2 moved party, CL1 fell from the phone to its account, CS1 new version and lost its party
-    assert written == {"branch:visits:BV2", "branch:visits:BV3", "callcentre:calls:CL1", "service:cases:CS1"}
+    # BV3 and CL2 new, BV2 moved party, CL1 fell from the phone to its account, CS1 new version and lost its party
+    assert written == {"branch:visits:BV2", "branch:visits:BV3", "callcentre:calls:CL1", "callcentre:calls:CL2",
+                       "service:cases:CS1"}
     assert len({second[key] for key in written}) == 1
 
 
@@ -227,7 +259,8 @@ def test_a_third_run_moves_rows_back_from_the_patched_kept_mapping(builds):
     before, after = builds["incremental"], builds["third"]
     assert party_of(after["fct_interactions"], "branch:visits:BV2") == "PB"
     assert party_of(after["fct_transactions"], "billing:transactions:BT1") == "PB"
-    moved = {"branch:visits:BV2", "billing:transactions:BT1"}
+    assert party_of(after["fct_interactions"], "callcentre:calls:CL2") == "PF"
+    moved = {"branch:visits:BV2", "billing:transactions:BT1", "callcentre:calls:CL2"}
     for fact in FACTS:  # (the touchpoints: test_touchpoints_follow_rows_that_move_between_parties)
         assert [r for r in after[fact] if r[0] not in moved] == [r for r in before[fact] if r[0] not in moved], fact
         assert builds["third_kept"][fact] == builds["third_mapping"], fact

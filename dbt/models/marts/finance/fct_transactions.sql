@@ -34,11 +34,21 @@ movements as (
         product_code, null, ordered_at, amount, currency, {{ dbt.concat(["'order_'", "status"]) }}, 'web', false,
         _loaded_at
     from {{ ref('stg_web__orders') }}
-){% if is_incremental() %},
+),
 
+{% if is_incremental() -%}
 changed_identifiers as (
     {{ changed_party_identifiers(source('integration', 'party_identifiers')) }}
-){% endif %}
+),
+
+{% endif -%}
+refreshed as (
+    {{ refreshed_fact_rows('movements', 'm', 'm.loaded_at', ['m.id_value'], watermark) }}
+),
+
+identifiers as (
+    {{ fact_identifiers(source('integration', 'party_identifiers'), 'refreshed', ['id_value']) }}
+)
 
 select
     {{ dbt.concat(["m.source_system", "':'", "m.source_entity", "':'", "m.source_key"]) }} as transaction_id,
@@ -57,6 +67,6 @@ select
     m.source_key,
     m.loaded_at,
     {{ row_refreshed_at() }} as refreshed_at
-from {{ fact_rows('movements', 'm', 'm.loaded_at', ['m.id_value'], watermark) }}
-left join {{ source('integration', 'party_identifiers') }} as ids
+from refreshed as m
+left join identifiers as ids
     on ids.id_type = m.id_type and ids.id_value = m.id_value

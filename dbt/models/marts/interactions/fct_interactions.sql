@@ -113,13 +113,19 @@ touchpoints as (
     from {{ ref('stg_collections__events') }}
 ),
 
-identifiers as (
-    select * from {{ source('integration', 'party_identifiers') }}
-){% if is_incremental() %},
-
+{% if is_incremental() -%}
 changed_identifiers as (
     {{ changed_party_identifiers(source('integration', 'party_identifiers')) }}
-){% endif %}
+),
+
+{% endif -%}
+refreshed as (
+    {{ refreshed_fact_rows('touchpoints', 't', 't.loaded_at', ['t.id_value', 't.fallback_id_value'], watermark) }}
+),
+
+identifiers as (
+    {{ fact_identifiers(source('integration', 'party_identifiers'), 'refreshed', ['id_value', 'fallback_id_value']) }}
+)
 
 select
     {{ dbt.concat(["t.source_system", "':'", "t.source_entity", "':'", "t.source_key"]) }} as interaction_id,
@@ -137,6 +143,6 @@ select
     t.source_key,
     t.loaded_at,
     {{ row_refreshed_at() }} as refreshed_at
-from {{ fact_rows('touchpoints', 't', 't.loaded_at', ['t.id_value', 't.fallback_id_value'], watermark) }}
+from refreshed as t
 left join identifiers as primary_id on primary_id.id_type = t.id_type and primary_id.id_value = t.id_value
 left join identifiers as fallback_id on fallback_id.id_type = t.fallback_id_type and fallback_id.id_value = t.fallback_id_value

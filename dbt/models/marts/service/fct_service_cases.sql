@@ -18,11 +18,21 @@ with
 
 versions as (
     select * from {{ latest_versions(ref('stg_service__cases'), 'case_id') }} as current_versions
-){% if is_incremental() %},
+),
 
+{% if is_incremental() -%}
 changed_identifiers as (
     {{ changed_party_identifiers(source('integration', 'party_identifiers')) }}
-){% endif %}
+),
+
+{% endif -%}
+refreshed as (
+    {{ refreshed_fact_rows('versions', 'c', 'c._loaded_at', ['c.customer_ref'], watermark) }}
+),
+
+identifiers as (
+    {{ fact_identifiers(source('integration', 'party_identifiers'), 'refreshed', ['customer_ref']) }}
+)
 
 select
     c.case_id,
@@ -43,6 +53,6 @@ select
     c.updated_at as last_updated_at,
     c._loaded_at as loaded_at,
     {{ row_refreshed_at() }} as refreshed_at
-from {{ fact_rows('versions', 'c', 'c._loaded_at', ['c.customer_ref'], watermark) }}
-left join {{ source('integration', 'party_identifiers') }} as ids
+from refreshed as c
+left join identifiers as ids
     on ids.id_type = c.customer_ref_type and ids.id_value = c.customer_ref
