@@ -33,7 +33,8 @@ def test_identity_sits_between_staging_and_marts():
 
 
 # Stored in one schema, built with another layer (meta layer): a helper of the marts kept unserved.
-LAYER_OTHER_THAN_SCHEMA = {dg.AssetKey(["integration", "int_party_touchpoints"]): "marts"}
+LAYER_OTHER_THAN_SCHEMA = {dg.AssetKey(["integration", "int_party_touchpoints"]): "marts",
+                           dg.AssetKey(["integration", "int_party_revenue"]): "marts"}
 
 
 def test_groups_follow_layers():

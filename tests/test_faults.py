@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 COMPARED_SCHEMAS = ("staging", "integration", "marts")
 # when a row was loaded or (refreshed_at, the facts) last written: differs between a resumed and a clean run
 LINEAGE_COLUMNS = {"_batch_id", "batch_id", "_loaded_at", "loaded_at", "refreshed_at",
-                   "refreshed_through"}  # int_party_touchpoints: the newest refreshed_at of the party's rows
+                   "refreshed_through"}  # int_party_touchpoints, int_party_revenue: the newest refreshed_at of the party's rows
 RUN_TIMEOUT = 900
 
 

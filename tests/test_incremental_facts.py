@@ -17,6 +17,7 @@ import re
 import shutil
 
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -26,6 +27,7 @@ from tests.test_dbt_staging import create_raw_tables, insert_raw, run_dbt
 
 FACTS = ("fct_interactions", "fct_transactions", "fct_service_cases")
 TOUCHPOINTS = "int_party_touchpoints"  # per-party figures of fct_interactions, incremental by party
+REVENUE = "int_party_revenue"  # per-party figures of fct_transactions' revenue, the same way
 KEYS = {"fct_interactions": "interaction_id", "fct_transactions": "transaction_id", "fct_service_cases": "case_id"}
 T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 4, 6, 0)
 PHONE = "+2348031234567"
@@ -43,6 +45,11 @@ def case(status: str, updated_at: str, closed_at: str = "") -> dict:
             "updated_at": updated_at}
 
 
+def transaction(txn_id: str, account: str, ts: str, amount: str) -> dict:
+    return {"txn_id": txn_id, "account_number": account, "holding_id": "H2", "product_code": "CUR_STD", "txn_ts": ts,
+            "amount": amount, "currency": "NGN", "txn_type": "purchase", "channel": "branch"}
+
+
 def set_identifiers(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str]]) -> None:
     con.execute("create schema if not exists integration")
     con.execute("create or replace table integration.party_identifiers (id_type varchar, id_value varchar, party_id varchar)")
@@ -56,6 +63,8 @@ def facts(warehouse: Path) -> dict[str, list[tuple]]:
         found[TOUCHPOINTS] = con.execute("select party_id, interactions_total, first_interaction_at, last_interaction_at, "
                                          f"last_branch_at, last_call_centre_at from integration.{TOUCHPOINTS} "
                                          "order by party_id").fetchall()
+        found[REVENUE] = con.execute("select party_id, revenue_transactions, revenue_to_date, last_transaction_at "
+                                     f"from integration.{REVENUE} order by party_id").fetchall()
         return found
 
 
@@ -103,18 +112,19 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
         insert_raw(con, "billing", "transactions", [{
             "txn_id": "BT1", "account_number": "AC0002", "holding_id": "H1", "product_code": "CUR_STD",
             "txn_ts": "2025-01-02T13:00:00", "amount": "-500", "currency": "NGN", "txn_type": "refund",
-            "channel": "branch"}], T0, "b1")
+            "channel": "branch"}, transaction("BT0", "AC0001", "2025-01-02T08:00:00", "100")], T0, "b1")
         insert_raw(con, "service", "cases", [case("open", "2025-01-02T09:00:00")], T0, "b1")
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PB"),
                               ("account_number", "AC0003", "PC"), ("phone", PHONE, "PD")])
     run_dbt(warehouse, work, "seed")
     run_dbt(warehouse, work, "build", "--select", "staging")
-    run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS)
+    run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE)
     first, first_refreshed = facts(warehouse), refreshed(warehouse)
 
     with duckdb.connect(str(warehouse)) as con:
         insert_raw(con, "branch", "visits", [visit("BV3", "AC0001", "03/01/2025 10:00")], T1, "b2")
         insert_raw(con, "service", "cases", [case("closed", "2025-01-03T15:00:00", "2025-01-03T15:00:00")], T1, "b2")
+        insert_raw(con, "billing", "transactions", [transaction("BT2", "AC0001", "2025-01-03T08:00:00", "50")], T1, "b2")
         # a new call from an account that matches no party: only the caller's phone gives its party
         insert_raw(con, "callcentre", "calls", [{
             "call_id": "CL2", "caller_phone": PHONE, "account_number": "AC0010", "agent_id": "AG1",
@@ -124,7 +134,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PA"),
                               ("account_number", "AC0009", "PE"), ("phone", PHONE, "PD")])
     run_dbt(warehouse, work, "build", "--select", "staging")
-    second_sql = _statements_of(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS)
+    second_sql = _statements_of(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE)
     incremental, incremental_refreshed = facts(warehouse), refreshed(warehouse)
     executed = {f: next((work / "target" / "run").rglob(f"{f}.sql")).read_text()
                 + next((work / "target" / "compiled").rglob(f"{f}.sql")).read_text() for f in FACTS}
@@ -137,10 +147,10 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     with duckdb.connect(str(third)) as con:
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PB"),
                               ("account_number", "AC0009", "PE"), ("phone", PHONE, "PF")])
-    run_dbt(third, work, "run", "--select", *FACTS, TOUCHPOINTS)
+    run_dbt(third, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE)
     third_full = work / "third_full.duckdb"
     shutil.copy(third, third_full)
-    run_dbt(third_full, work, "run", "--select", *FACTS, TOUCHPOINTS, "--full-refresh")
+    run_dbt(third_full, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE, "--full-refresh")
     with duckdb.connect(str(third), read_only=True) as con:
         mapping = sorted(con.execute("select * from integration.party_identifiers").fetchall())
         kept = {f: sorted(con.execute(f"select id_type, id_value, party_id from integration.{f}__party_identifiers")
@@ -164,7 +174,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         saves = sorted(con.execute("select kept_copy, saved_in from main.dbt_applied_mapping_saves").fetchall())
     second_invocation = second_sql[0][0] if second_sql else None
-    run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS, "--full-refresh")
+    run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE, "--full-refresh")
     return {"first": first, "incremental": incremental, "full": facts(warehouse), "executed": executed,
             "second_sql": second_sql, "saves": saves, "second_invocation": second_invocation,
             "fourth_sql": fourth_sql, "fourth_kept": fourth_kept, "fourth_mapping": fourth_mapping,
@@ -199,7 +209,7 @@ def test_second_run_joins_only_the_identifiers_its_rows_name(builds):
 
 
 def test_incremental_run_equals_full_refresh(builds):
-    for fact in (*FACTS, TOUCHPOINTS):
+    for fact in (*FACTS, TOUCHPOINTS, REVENUE):
         assert builds["incremental"][fact] == builds["full"][fact], fact
 
 
@@ -221,8 +231,18 @@ def test_touchpoints_merged_or_recounted_equal_a_full_refresh(builds):
     """Per-party figures after each incremental run equal a full refresh's: parties that only gained
     rows (merged with the kept figures) and those that lost or re-derived one (recounted) alike."""
     assert builds["third"][TOUCHPOINTS] == builds["third_full"][TOUCHPOINTS]
+    assert builds["third"][REVENUE] == builds["third_full"][REVENUE]
     for fact in FACTS:
         assert builds["third"][fact] == builds["third_full"][fact], fact
+
+
+def test_revenue_follows_transactions_that_move_between_parties(builds):
+    """PA gains BT2 (new) and BT1 (moved from PB) on top of its kept BT0: merged; PB lost its only one."""
+    bt0, bt1, bt2 = datetime(2025, 1, 2, 8), datetime(2025, 1, 2, 13), datetime(2025, 1, 3, 8)
+    assert builds["first"][REVENUE] == [("PA", 1, Decimal("100.00"), bt0), ("PB", 1, Decimal("-500.00"), bt1)]
+    assert builds["incremental"][REVENUE] == [("PA", 3, Decimal("-350.00"), bt2)]
+    # the third run moves BT1 back to PB
+    assert builds["third"][REVENUE] == [("PA", 2, Decimal("150.00"), bt2), ("PB", 1, Decimal("-500.00"), bt1)]
 
 
 def test_incremental_run_applies_new_rows_versions_and_identity_changes(builds):

@@ -35,7 +35,8 @@ LOAD_TIME_COLUMNS_OF = {("raw", "unmatched_files"): {"first_seen_at"},
                         # the landing file's own times and when it was hashed (ingest/file_hashes.py)
                         ("raw", "landing_file_hashes"): {"file_mtime_ns", "file_ctime_ns", "hashed_at"},
                         # the newest refreshed_at of the party's interactions (the facts' write times)
-                        ("integration", "int_party_touchpoints"): {"refreshed_through"}}
+                        ("integration", "int_party_touchpoints"): {"refreshed_through"},
+                        ("integration", "int_party_revenue"): {"refreshed_through"}}
 
 PARTY_ID_SCHEMAS = ("integration", "history", "marts", "metrics", "analytics")
 

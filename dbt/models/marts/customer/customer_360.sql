@@ -34,14 +34,9 @@ products as (
     group by party_id
 ),
 
+-- per party, kept up to date incrementally (int_party_revenue)
 revenue as (
-    select party_id,
-        cast(sum(amount) as decimal(18, 2)) as revenue_to_date,
-        count(*) as revenue_transactions,
-        max(occurred_at) as last_transaction_at
-    from {{ ref('fct_transactions') }}
-    where counts_as_revenue and party_id is not null
-    group by party_id
+    select * from {{ ref('int_party_revenue') }}
 ),
 
 -- per party, kept up to date incrementally (int_party_touchpoints)

@@ -44,11 +44,10 @@ first_holding as (
     where party_id is not null
 ),
 
+-- per party, kept up to date incrementally (int_party_revenue); occurred_on is occurred_at's date
 revenue as (
-    select party_id, max(occurred_on) as last_revenue_on
-    from {{ ref('fct_transactions') }}
-    where counts_as_revenue and party_id is not null
-    group by party_id
+    select party_id, cast(last_transaction_at as date) as last_revenue_on
+    from {{ ref('int_party_revenue') }}
 ),
 
 reference_date as (
