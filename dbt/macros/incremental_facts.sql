@@ -127,3 +127,26 @@
     where {% for column in value_columns %}{{ ' or ' if not loop.first }}id_value in (select {{ column }} from {{ rows }}){% endfor %}
     {%- endif %}
 {%- endmacro %}
+
+
+{#- The CTEs every incremental fact reads its rows through, after the CTE `cte` of its source rows:
+    `changed_identifiers` (incremental runs), `refreshed` (refreshed_fact_rows) and `identifiers`
+    (fact_identifiers, on the same identifier columns, named without the alias). -#}
+{% macro fact_refresh_ctes(cte, alias, loaded_at, identifier_values, watermark) -%}
+{%- set identifiers = source('integration', 'party_identifiers') -%}
+{%- set value_columns = [] -%}
+{%- for value in identifier_values %}{% do value_columns.append(value.split('.')[-1]) %}{% endfor -%}
+{% if is_incremental() -%}
+changed_identifiers as (
+    {{ changed_party_identifiers(identifiers) }}
+),
+
+{% endif -%}
+refreshed as (
+    {{ refreshed_fact_rows(cte, alias, loaded_at, identifier_values, watermark) }}
+),
+
+identifiers as (
+    {{ fact_identifiers(identifiers, 'refreshed', value_columns) }}
+)
+{%- endmacro %}

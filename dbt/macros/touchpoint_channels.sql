@@ -4,4 +4,3 @@
 {% macro touchpoint_channels() -%}
     {{ return(['branch', 'web', 'mobile', 'call_centre', 'email', 'field_sales', 'back_office']) }}
 {%- endmacro %}
-

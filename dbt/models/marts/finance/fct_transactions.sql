@@ -36,19 +36,7 @@ movements as (
     from {{ ref('stg_web__orders') }}
 ),
 
-{% if is_incremental() -%}
-changed_identifiers as (
-    {{ changed_party_identifiers(source('integration', 'party_identifiers')) }}
-),
-
-{% endif -%}
-refreshed as (
-    {{ refreshed_fact_rows('movements', 'm', 'm.loaded_at', ['m.id_value'], watermark) }}
-),
-
-identifiers as (
-    {{ fact_identifiers(source('integration', 'party_identifiers'), 'refreshed', ['id_value']) }}
-)
+{{ fact_refresh_ctes('movements', 'm', 'm.loaded_at', ['m.id_value'], watermark) }}
 
 select
     {{ dbt.concat(["m.source_system", "':'", "m.source_entity", "':'", "m.source_key"]) }} as transaction_id,

@@ -113,19 +113,7 @@ touchpoints as (
     from {{ ref('stg_collections__events') }}
 ),
 
-{% if is_incremental() -%}
-changed_identifiers as (
-    {{ changed_party_identifiers(source('integration', 'party_identifiers')) }}
-),
-
-{% endif -%}
-refreshed as (
-    {{ refreshed_fact_rows('touchpoints', 't', 't.loaded_at', ['t.id_value', 't.fallback_id_value'], watermark) }}
-),
-
-identifiers as (
-    {{ fact_identifiers(source('integration', 'party_identifiers'), 'refreshed', ['id_value', 'fallback_id_value']) }}
-)
+{{ fact_refresh_ctes('touchpoints', 't', 't.loaded_at', ['t.id_value', 't.fallback_id_value'], watermark) }}
 
 select
     {{ dbt.concat(["t.source_system", "':'", "t.source_entity", "':'", "t.source_key"]) }} as interaction_id,

@@ -20,19 +20,7 @@ versions as (
     select * from {{ latest_versions(ref('stg_service__cases'), 'case_id') }} as current_versions
 ),
 
-{% if is_incremental() -%}
-changed_identifiers as (
-    {{ changed_party_identifiers(source('integration', 'party_identifiers')) }}
-),
-
-{% endif -%}
-refreshed as (
-    {{ refreshed_fact_rows('versions', 'c', 'c._loaded_at', ['c.customer_ref'], watermark) }}
-),
-
-identifiers as (
-    {{ fact_identifiers(source('integration', 'party_identifiers'), 'refreshed', ['customer_ref']) }}
-)
+{{ fact_refresh_ctes('versions', 'c', 'c._loaded_at', ['c.customer_ref'], watermark) }}
 
 select
     c.case_id,
