@@ -32,7 +32,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # worker ran alone for minutes. Scopes not listed follow, in xdist's order; a stale figure only
 # costs balance, never a test.
 SCOPE_SECONDS = {
-    "tests/test_faults.py": 320, "built_world": 250, "tests/test_erasure_world.py": 200,
+    "tests/test_faults.py": 240, "built_world": 250, "tests/test_erasure_world.py": 200,
     "tests/test_bench_harness.py": 150, "tests/test_day_by_day.py": 140, "tests/test_windowed_tests.py": 95,
     "tests/test_staging_incremental.py": 70, "tests/test_incremental_households.py": 63,
     "tests/test_incremental_history.py": 60, "tests/test_incremental_facts.py": 55,

@@ -22,7 +22,7 @@ import pytest
 from dagster_project.analytics.audience_export import csv_bytes
 from dagster_project.ingest import discover, ensure_raw_schema, ingest_entity, record_unmatched
 from dagster_project.sources import ENTITIES, get_entity
-from tests.test_dbt_staging import run_dbt
+from tests.test_dbt_staging import build_staging, run_dbt
 
 EVENTS = get_entity("collections", "events")
 CUSTOMERS = get_entity("branch", "customers")
@@ -137,9 +137,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
         again = record_unmatched(con, found, landing)
         for e in ENTITIES:
             results[e.table] = ingest_entity(con, e, landing, files=found.for_entity(e))
-    run_dbt(warehouse, root, "seed")
-    run_dbt(warehouse, root, "build", "--select", "staging", "--vars",
-            json.dumps({"staging_reference_date": REFERENCE_DATE}))
+    build_staging(warehouse, root, "--vars", json.dumps({"staging_reference_date": REFERENCE_DATE}))
     return {"landing": landing, "warehouse": warehouse, "results": results, "unmatched": unmatched,
             "unmatched_again": again, "outside": outside}
 

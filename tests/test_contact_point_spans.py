@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.test_dbt_staging import create_raw_tables, insert_raw, run_dbt
+from tests.test_dbt_staging import build_staging, create_raw_tables, insert_raw, run_dbt
 
 T0, T1, T2 = datetime(2025, 1, 8, 6, 0), datetime(2025, 1, 9, 6, 0), datetime(2025, 1, 10, 6, 0)
 PHONE_A, PHONE_B = "08031234567", "08037654321"
@@ -42,8 +42,11 @@ def spans(warehouse: Path) -> list[tuple]:
                            "where source_entity = 'contact_point' order by all").fetchall()
 
 
-def build(warehouse: Path, work: Path, *args: str) -> None:
-    run_dbt(warehouse, work, "build", "--select", "staging")
+def build(warehouse: Path, work: Path, *args: str, seeds: bool = False) -> None:
+    if seeds:
+        build_staging(warehouse, work)
+    else:
+        run_dbt(warehouse, work, "build", "--select", "staging")
     run_dbt(warehouse, work, "run", "--select", MODEL, *args)
 
 
@@ -56,8 +59,7 @@ def runs(tmp_path_factory) -> dict:
         insert_raw(con, "callcentre", "calls", [call("C1", PHONE_A, "2025-01-05T10:00:00"),
                                                 call("C2", PHONE_A, "2025-01-07T10:00:00"),
                                                 call("C3", PHONE_A, "2025-01-06T10:00:00")], T0, "b1")
-    run_dbt(warehouse, work, "seed")
-    build(warehouse, work)
+    build(warehouse, work, seeds=True)
     first = spans(warehouse)
     with duckdb.connect(str(warehouse)) as con:
         insert_raw(con, "callcentre", "calls", [call("C4", PHONE_A, "2025-01-02T09:00:00"),

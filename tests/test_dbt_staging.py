@@ -89,9 +89,11 @@ def run_dbt(warehouse: Path, work: Path, *args: str, check: bool = True) -> subp
     return result
 
 
-def build_staging(warehouse: Path, work: Path) -> None:
-    run_dbt(warehouse, work, "seed")
-    run_dbt(warehouse, work, "build", "--select", "staging")
+def build_staging(warehouse: Path, work: Path, *extra: str) -> None:
+    """Seeds and staging in one dbt build: a dbt start (~4.5 s) less than `dbt seed` before it.
+    "buildable", as in the pipeline: a test of a mart against a seed waits for the mart."""
+    run_dbt(warehouse, work, "build", "--select", "resource_type:seed", "staging",
+            "--indirect-selection", "buildable", *extra)
 
 
 def branch_customer(account: str, updated_at: str = "02/01/2025 10:15", **overrides: str) -> dict:

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.test_dbt_staging import create_raw_tables, insert_raw, run_dbt
+from tests.test_dbt_staging import build_staging, create_raw_tables, insert_raw, run_dbt
 
 FACTS = ("fct_interactions", "fct_transactions", "fct_service_cases")
 TOUCHPOINTS = "int_party_touchpoints"  # per-party figures of fct_interactions, incremental by party
@@ -116,8 +116,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
         insert_raw(con, "service", "cases", [case("open", "2025-01-02T09:00:00")], T0, "b1")
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PB"),
                               ("account_number", "AC0003", "PC"), ("phone", PHONE, "PD")])
-    run_dbt(warehouse, work, "seed")
-    run_dbt(warehouse, work, "build", "--select", "staging")
+    build_staging(warehouse, work)
     run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE)
     first, first_refreshed = facts(warehouse), refreshed(warehouse)
 

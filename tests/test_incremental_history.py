@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.test_dbt_staging import branch_customer, create_raw_tables, insert_raw, run_dbt
+from tests.test_dbt_staging import branch_customer, build_staging, create_raw_tables, insert_raw, run_dbt
 
 T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 4, 6, 0)
 MODEL = "hist_party_golden_attributes"
@@ -103,8 +103,7 @@ def builds(tmp_path_factory) -> dict:
         ], T0, "b1")
         set_xref(con, [("branch:customers:AC1", "PA"), ("branch:customers:AC2", "PB"),
                        ("branch:customers:AC3", "PC")])
-    run_dbt(warehouse, work, "seed")
-    run_dbt(warehouse, work, "build", "--select", "staging")
+    build_staging(warehouse, work)
     run_dbt(warehouse, work, "run", "--select", *MODELS)
     first, first_golden, first_scd2 = history(warehouse), golden(warehouse), scd2(warehouse)
     first_seniority = seniority(warehouse)

@@ -20,7 +20,7 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from tests.test_dbt_staging import branch_customer, create_raw_tables, insert_raw, run_dbt
+from tests.test_dbt_staging import branch_customer, build_staging, create_raw_tables, insert_raw, run_dbt
 from tests.test_incremental_history import set_xref
 
 T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 12, 6, 0)
@@ -74,8 +74,7 @@ def builds(tmp_path_factory) -> dict:
             person("AC7", "Gbenga", "30 Park", "100700", "02/01/2025 10:00"),
         ], T0, "b1")
         set_xref(con, XREF_DAY_1)
-    run_dbt(warehouse, work, "seed")
-    run_dbt(warehouse, work, "build", "--select", "staging")
+    build_staging(warehouse, work)
     run_dbt(warehouse, work, "run", "--select", *MODELS)
     first = households(warehouse)
 

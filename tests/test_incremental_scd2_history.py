@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.test_dbt_staging import create_raw_tables, insert_raw, run_dbt
+from tests.test_dbt_staging import build_staging, create_raw_tables, insert_raw, run_dbt
 
 T0, T1 = datetime(2025, 3, 2, 6, 0), datetime(2025, 3, 3, 6, 0)
 MODELS = ("hist_holdings", "hist_consent")
@@ -90,8 +90,7 @@ def builds(tmp_path_factory) -> dict:
              "event_ts": "2025-01-07T10:00:00"},
         ], T0, "b3")
         set_identifiers(con, IDENTIFIERS)
-    run_dbt(warehouse, work, "seed")
-    run_dbt(warehouse, work, "build", "--select", "staging")
+    build_staging(warehouse, work)
     run_dbt(warehouse, work, "run", "--select", *MODELS)
     first = {"holdings": rows(warehouse, "hist_holdings", HOLDING_COLUMNS),
              "consent": rows(warehouse, "hist_consent", CONSENT_COLUMNS)}

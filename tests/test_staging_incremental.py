@@ -21,7 +21,7 @@ from dagster_project.full_refresh import (
     request_full_refresh,
 )
 from dagster_project.sources import get_entity
-from tests.test_dbt_staging import create_raw_tables, run_dbt
+from tests.test_dbt_staging import build_staging, create_raw_tables, run_dbt
 
 T0 = datetime(2025, 1, 3, 6, 0, 0)
 T1 = datetime(2025, 1, 4, 6, 0, 0)
@@ -100,8 +100,11 @@ def table_type(warehouse: Path, model: str) -> str:
                            "where table_schema = 'staging' and table_name = ?", [model]).fetchall()[0][0]
 
 
-def build(warehouse: Path, work: Path, *extra: str) -> None:
-    run_dbt(warehouse, work, "build", "--select", "staging", *extra)
+def build(warehouse: Path, work: Path, *extra: str, seeds: bool = False) -> None:
+    if seeds:
+        build_staging(warehouse, work, *extra)
+    else:
+        run_dbt(warehouse, work, "build", "--select", "staging", *extra)
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +114,7 @@ def staged_incrementally(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     with duckdb.connect(str(warehouse)) as con:
         create_raw_tables(con)
         load_first_batches(con)
-    run_dbt(warehouse, work, "seed")
-    build(warehouse, work)
+    build(warehouse, work, seeds=True)
     with duckdb.connect(str(warehouse)) as con:
         load_second_batches(con)
     build(warehouse, work)
@@ -146,8 +148,7 @@ def test_incremental_run_equals_full_refresh(staged_incrementally: tuple[Path, P
             con.execute(f"create table raw.{table} as select * from incremental.raw.{table}")
         con.execute("detach incremental")
         create_raw_tables(con)  # the other (empty) raw tables
-    run_dbt(rebuilt, work, "seed")
-    build(rebuilt, work)
+    build(rebuilt, work, seeds=True)
     build(rebuilt, work, "--full-refresh")
     for model in (TXN, SCHEMES):
         assert statuses(rebuilt, model) == statuses(warehouse, model) == EXPECTED[model]

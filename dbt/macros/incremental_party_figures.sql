@@ -79,7 +79,10 @@ merged as (
         {% if merge == 'sum' %}cast(sum({{ name }}) as {{ type }}){% else %}{{ merge }}({{ name }}){% endif %} as {{ name }}{{ ',' if not loop.last }}
         {%- endfor %}
     from (
-        select * from {{ this }}
+        -- the kept columns by name, in the order _party_figures gives them
+        select party_id, {{ total }},
+            {%- for name, aggregate, merge, type in all_figures %} {{ name }}{{ ',' if not loop.last }}{% endfor %}
+        from {{ this }}
         where party_id in (select party_id from changed_parties where only_gained = 1)
         union all
         select * from (
