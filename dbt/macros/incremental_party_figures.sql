@@ -19,8 +19,12 @@
     the other changed parties are recounted from all their rows. Why: a day's ~56 k parties of the
     interactions read ~5 M rows at a million people and two years, a number that grows with the
     history; the merge reads the day's rows (int_party_touchpoints' query alone 4.1 -> 2.7 s).
-    A recounted party left with no rows gets a row with a count of 0, which the model's post-hook
-    deletes: the table holds exactly the parties a full build gives.
+    A recounted party left with no rows gets a row with a count of 0, which the post-hook deletes:
+    the table holds exactly the parties a full build gives.
+
+    The macro sets its model's config (incremental by party, that post-hook, built with the marts'
+    layer: stored in integration, which the serving copies leave out, built with the marts it
+    serves; dagster_project/dbt_assets.py LayerTranslator): the rule above needs all of it.
 
     incremental_party_figures(fact, total, figures, condition)
       fact       the fact relation (party_id, refreshed_at and the columns the figures read)
@@ -29,6 +33,14 @@
       condition  rows that count (SQL on the fact's columns; none = all with a party)
 -#}
 {% macro incremental_party_figures(fact, total, figures, condition=none) -%}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='party_id',
+    on_schema_change='fail',
+    post_hook='delete from {{ this }} where ' ~ total ~ ' = 0',
+    meta={'layer': 'marts'},
+) }}
 {%- set counted_rows = 'party_id is not null' ~ ('' if condition is none else ' and (' ~ condition ~ ')') -%}
 {%- set all_figures = figures + [['refreshed_through', 'max(refreshed_at)', 'max', dbt.type_timestamp()]] -%}
 with

@@ -7,15 +7,6 @@
     Kept the way int_party_touchpoints keeps the interactions' figures: incremental by party, the
     day's rows merged or the party recounted (macros/incremental_party_figures.sql).
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='party_id',
-    on_schema_change='fail',
-    post_hook="delete from {{ this }} where revenue_transactions = 0",
-    meta={'layer': 'marts'},
-) }}
-{#- layer: built with the marts it serves, stored in integration (as int_party_touchpoints). -#}
 {{ incremental_party_figures(ref('fct_transactions'), 'revenue_transactions', [
     ['revenue_to_date', 'cast(sum(amount) as decimal(18, 2))', 'sum', 'decimal(18, 2)'],
     ['last_transaction_at', 'max(occurred_at)', 'max', dbt.type_timestamp()],

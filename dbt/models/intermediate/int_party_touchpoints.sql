@@ -7,16 +7,6 @@
     into the kept figures of the parties that only gained rows and recounts the parties that lost a
     row or had one re-derived in place.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='party_id',
-    on_schema_change='fail',
-    post_hook="delete from {{ this }} where interactions_total = 0",
-    meta={'layer': 'marts'},
-) }}
-{#- layer: built with the marts it serves (dagster_project/dbt_assets.py LayerTranslator); stored in
-    integration, which the serving copies leave out: analysts read the figures in customer_360. -#}
 {%- set channels = touchpoint_channels() -%}
 
 {%- set figures = [
