@@ -1,11 +1,17 @@
 {#- The per-party figures add up to the revenue transactions that have a party: none counted twice
-    or lost by the incremental run (a cheap whole-table check; one sum per side). -#}
-with sums as (
-    select
-        (select count(*) from {{ ref('fct_transactions') }} where counts_as_revenue and party_id is not null) as transactions,
-        (select coalesce(sum(revenue_transactions), 0) from {{ ref('int_party_revenue') }}) as counted,
-        (select coalesce(sum(amount), 0) from {{ ref('fct_transactions') }} where counts_as_revenue and party_id is not null) as revenue,
-        (select coalesce(sum(revenue_to_date), 0) from {{ ref('int_party_revenue') }}) as summed
+    or lost by the incremental run (a cheap whole-table check; one pass over each side). -#}
+with fact as (
+    select count(*) as transactions, coalesce(sum(amount), 0) as revenue
+    from {{ ref('fct_transactions') }}
+    where counts_as_revenue and party_id is not null
+),
+
+figures as (
+    select coalesce(sum(revenue_transactions), 0) as counted, coalesce(sum(revenue_to_date), 0) as summed
+    from {{ ref('int_party_revenue') }}
 )
-select * from sums
-where transactions <> counted or revenue <> summed
+
+select fact.transactions, figures.counted, fact.revenue, figures.summed
+from fact
+cross join figures
+where fact.transactions <> figures.counted or fact.revenue <> figures.summed
