@@ -28,6 +28,7 @@ from tests.test_dbt_staging import build_staging, create_raw_tables, insert_raw,
 FACTS = ("fct_interactions", "fct_transactions", "fct_service_cases")
 TOUCHPOINTS = "int_party_touchpoints"  # per-party figures of fct_interactions, incremental by party
 REVENUE = "int_party_revenue"  # per-party figures of fct_transactions' revenue, the same way
+MODELS = (*FACTS, TOUCHPOINTS, REVENUE)  # what every run of the fixture builds
 KEYS = {"fct_interactions": "interaction_id", "fct_transactions": "transaction_id", "fct_service_cases": "case_id"}
 T0, T1 = datetime(2025, 1, 3, 6, 0), datetime(2025, 1, 4, 6, 0)
 PHONE = "+2348031234567"
@@ -117,7 +118,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PB"),
                               ("account_number", "AC0003", "PC"), ("phone", PHONE, "PD")])
     build_staging(warehouse, work)
-    run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE)
+    run_dbt(warehouse, work, "run", "--select", *MODELS)
     first, first_refreshed = facts(warehouse), refreshed(warehouse)
 
     with duckdb.connect(str(warehouse)) as con:
@@ -133,7 +134,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PA"),
                               ("account_number", "AC0009", "PE"), ("phone", PHONE, "PD")])
     run_dbt(warehouse, work, "build", "--select", "staging")
-    second_sql = _statements_of(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE)
+    second_sql = _statements_of(warehouse, work, "run", "--select", *MODELS)
     incremental, incremental_refreshed = facts(warehouse), refreshed(warehouse)
     executed = {f: next((work / "target" / "run").rglob(f"{f}.sql")).read_text()
                 + next((work / "target" / "compiled").rglob(f"{f}.sql")).read_text() for f in FACTS}
@@ -146,10 +147,10 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     with duckdb.connect(str(third)) as con:
         set_identifiers(con, [("account_number", "AC0001", "PA"), ("account_number", "AC0002", "PB"),
                               ("account_number", "AC0009", "PE"), ("phone", PHONE, "PF")])
-    run_dbt(third, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE)
+    run_dbt(third, work, "run", "--select", *MODELS)
     third_full = work / "third_full.duckdb"
     shutil.copy(third, third_full)
-    run_dbt(third_full, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE, "--full-refresh")
+    run_dbt(third_full, work, "run", "--select", *MODELS, "--full-refresh")
     with duckdb.connect(str(third), read_only=True) as con:
         mapping = sorted(con.execute("select * from integration.party_identifiers").fetchall())
         kept = {f: sorted(con.execute(f"select id_type, id_value, party_id from integration.{f}__party_identifiers")
@@ -173,7 +174,7 @@ def builds(tmp_path_factory) -> dict[str, dict[str, list[tuple]]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         saves = sorted(con.execute("select kept_copy, saved_in from main.dbt_applied_mapping_saves").fetchall())
     second_invocation = second_sql[0][0] if second_sql else None
-    run_dbt(warehouse, work, "run", "--select", *FACTS, TOUCHPOINTS, REVENUE, "--full-refresh")
+    run_dbt(warehouse, work, "run", "--select", *MODELS, "--full-refresh")
     return {"first": first, "incremental": incremental, "full": facts(warehouse), "executed": executed,
             "second_sql": second_sql, "saves": saves, "second_invocation": second_invocation,
             "fourth_sql": fourth_sql, "fourth_kept": fourth_kept, "fourth_mapping": fourth_mapping,
@@ -208,7 +209,7 @@ def test_second_run_joins_only_the_identifiers_its_rows_name(builds):
 
 
 def test_incremental_run_equals_full_refresh(builds):
-    for fact in (*FACTS, TOUCHPOINTS, REVENUE):
+    for fact in MODELS:
         assert builds["incremental"][fact] == builds["full"][fact], fact
 
 
