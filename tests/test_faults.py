@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -67,8 +68,30 @@ def _run_and_kill_at(root: Path, marker: str) -> str:
                 pass
         proc.wait(timeout=60)
         proc.stdout.close()
+        _wait_until_gone(proc.pid)
     assert proc.returncode == -signal.SIGKILL, "".join(seen[-20:])
     return "".join(seen)
+
+
+def _wait_until_gone(group: int, timeout: float = 60) -> None:
+    """Wait until no live process of the process group is left. Why: SIGKILL reaches the run's
+    children (its step processes, dbt) when it is sent, but each dies in its own time, one busy
+    in the kernel (writing the warehouse) last; until it has, its lock on the warehouse holds and
+    opening the file fails (seen once: "Could not set lock on file ... Conflicting lock")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone while being read
+            if int(fields[2]) == group and fields[0] != "Z":  # its process group; Z: dead, not yet reaped
+                alive.append(stat.parent.name)
+        if not alive:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"processes {alive} of the killed run's group {group} still alive after {timeout} s")
 
 
 def fingerprints(warehouse: Path) -> dict[str, tuple[int, int]]:
