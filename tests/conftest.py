@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import date
@@ -12,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 E2E_PEOPLE = 10_000
+SMALL_PEOPLE = 1_500  # the smallest world on which every step (CLV included) runs, over a year
+CLI_TIMEOUT = 900
 
 # Parallel workers (pytest-xdist, `-n 2` in pyproject.toml): each keeps its own dbt runs folder,
 # since two dbt builds at once must not write one target folder, and its own default data folder,
@@ -30,9 +35,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # 2026-12-06, on the 2-core CI machine). The scheduler hands them out longest first, so the two
 # workers finish together: in xdist's order (most tests first) the fault module came last and one
 # worker ran alone for minutes. Scopes not listed follow, in xdist's order; a stale figure only
-# costs balance, never a test.
+# costs balance, never a test. The fault and erasure modules: 2026-12-07, since they share one
+# build of the small world (the fault module, which comes first, builds it).
 SCOPE_SECONDS = {
-    "tests/test_faults.py": 240, "built_world": 250, "tests/test_erasure_world.py": 200,
+    "tests/test_faults.py": 210, "built_world": 250, "tests/test_erasure_world.py": 170,
     "tests/test_bench_harness.py": 150, "tests/test_day_by_day.py": 140, "tests/test_windowed_tests.py": 95,
     "tests/test_staging_incremental.py": 70, "tests/test_incremental_households.py": 63,
     "tests/test_incremental_history.py": 60, "tests/test_incremental_facts.py": 55,
@@ -106,6 +112,51 @@ def run_job(job_name: str = "crm_cif_pipeline"):
     result = build_defs().resolve_job_def(job_name).execute_in_process(instance=dg.DagsterInstance.ephemeral(),
                                                                          raise_on_error=False)
     return result
+
+
+def cli_env(root: Path) -> dict:
+    """The environment of a `crm-cif` run on the data folder ``root``, as a user's shell would give it
+    (none of the test session's settings but its dbt runs folder)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CRM_CIF_", "DAGSTER_")) or k == "CRM_CIF_DBT_RUNS_DIR"}
+    env["CRM_CIF_DATA_DIR"] = str(root)
+    return env
+
+
+def cli_command() -> list[str]:
+    return [sys.executable, "-m", "dagster_project.cli", "run"]
+
+
+def run_cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`crm-cif run` on ``root`` in a subprocess, through the real CLI."""
+    return subprocess.run([*cli_command(), *args], env={**cli_env(root), **env}, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory) -> Path:
+    """A year of 1,500 people, generated and built by `crm-cif run`, once for the whole test run.
+
+    Why: the fault and erasure modules both start from this world built clean (~85 s a build); each
+    pytest-xdist worker has a session of its own, so the first to need it builds it under a file
+    lock in the run's shared temporary folder and the others wait for it or find it built.
+    Read-only: a test copies what it changes.
+    """
+    from dagster_project.sample_world import WorldConfig, generate_world
+
+    basetemp = tmp_path_factory.getbasetemp()
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    root = shared / "small_world"
+    with open(shared / "small_world.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when a crashed worker dies
+        if not (root / ".built").exists():
+            shutil.rmtree(root, ignore_errors=True)  # what a worker that died mid-way left
+            generate_world(WorldConfig(people=SMALL_PEOPLE, seed=11, start=date(2025, 11, 1), end=date(2026, 10, 31),
+                                       out=root))
+            result = run_cli(root)
+            assert result.returncode == 0, result.stderr[-3000:]
+            (root / ".built").touch()
+    return root
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@ re-delivered file leave a warehouse equal to a clean run's once the next run com
 re-delivered file arrives before the run that resumes the killed ingestion: one chain of runs
 checks all three).
 
-Runs go through the real CLI in a subprocess on a small world, so a SIGKILL hits the process
-(and its dbt child) exactly as a crash would. Tables are compared by row count and a hash
+Runs go through the real CLI in a subprocess on a small world (the session's `small_world`, whose
+clean build is the reference), so a SIGKILL hits the process (and its dbt child) exactly as a
+crash would. Tables are compared by row count and a hash
 over every column except the load lineage (batch ids and load times, which differ by design).
 """
 
@@ -13,9 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -23,6 +22,7 @@ import pytest
 
 from dagster_project.settings import PROJECT_ROOT
 from dagster_project.sources import get_entity
+from tests.conftest import cli_command, cli_env, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -30,28 +30,9 @@ COMPARED_SCHEMAS = ("staging", "integration", "marts")
 # when a row was loaded or (refreshed_at, the facts) last written: differs between a resumed and a clean run
 LINEAGE_COLUMNS = {"_batch_id", "batch_id", "_loaded_at", "loaded_at", "refreshed_at",
                    "refreshed_through"}  # int_party_touchpoints, int_party_revenue: the newest refreshed_at of the party's rows
-RUN_TIMEOUT = 900
-
-
-def _env(root: Path) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CRM_CIF_", "DAGSTER_")) or k == "CRM_CIF_DBT_RUNS_DIR"}
-    env["CRM_CIF_DATA_DIR"] = str(root)
-    return env
-
-
-def _command() -> list[str]:
-    return [sys.executable, "-m", "dagster_project.cli", "run"]
-
-
-def _run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*_command(), *args], env={**_env(root), **env}, cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=RUN_TIMEOUT)
-
-
 def _run_and_kill_at(root: Path, marker: str) -> str:
     """Start a run and SIGKILL its whole process group at the first output line matching ``marker``."""
-    proc = subprocess.Popen(_command(), env=_env(root), cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cli_command(), env=cli_env(root), cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen = []
     try:
@@ -115,22 +96,15 @@ def _count(warehouse: Path, sql: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Path:
-    from dagster_project.sample_world import WorldConfig, generate_world
-
-    root = tmp_path_factory.mktemp("fault_world")
-    # The smallest world on which every step (CLV included) runs: a year of 1,500 people.
-    generate_world(WorldConfig(people=1500, seed=11, start=date(2025, 11, 1), end=date(2026, 10, 31), out=root))
-    return root
+def world(small_world) -> Path:
+    """The session's small world (conftest.py): its landing files are what every test here delivers."""
+    return small_world
 
 
 @pytest.fixture(scope="module")
-def clean(world, tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("fault_clean")
-    shutil.copytree(world / "landing", root / "landing")
-    result = _run(root)
-    assert result.returncode == 0, result.stderr[-3000:]
-    prints = fingerprints(root / "warehouse.duckdb")
+def clean(small_world) -> dict:
+    """The fingerprints of that world built clean, in one run of the CLI."""
+    prints = fingerprints(small_world / "warehouse.duckdb")
     assert len(prints) > 50 and prints["\"marts\".\"dim_customer\""][0] > 0
     return prints
 
@@ -169,7 +143,7 @@ def test_kills_during_ingestion_and_during_the_dbt_build_then_a_rerun_equals_a_c
     assert f"{table}: 0 file(s) loaded, {entity_files + 1} skipped" in out
     assert _count(warehouse, "select count(*) from raw.file_ledger") == total_files
     assert re.search(r"OK created sql (table|incremental) model staging\.", out)
-    result = _run(root)
+    result = run_cli(root)
     assert result.returncode == 0, result.stderr[-3000:]
     assert _count(warehouse, "select count(*) from raw.file_ledger") == total_files
     assert fingerprints(warehouse) == clean
@@ -198,7 +172,7 @@ def _summary(result: subprocess.CompletedProcess) -> str:
 def test_disk_full_gives_a_clear_message(world, tmp_path, mount_point):
     disk = mount_point("-t", "tmpfs", "-o", "size=2m", "tmpfs", target=tmp_path / "tiny")
     root = _fresh_copy(world, tmp_path)
-    result = _run(root, "--job", "ingest_new_files", CRM_CIF_WAREHOUSE=str(disk / "warehouse.duckdb"))
+    result = run_cli(root, "--job", "ingest_new_files", CRM_CIF_WAREHOUSE=str(disk / "warehouse.duckdb"))
     assert result.returncode == 1
     summary = _summary(result)
     assert "No space left on device" in summary
@@ -214,7 +188,7 @@ def test_read_only_landing_folder_loads_everything(world, tmp_path, mount_point)
     subprocess.run(["mount", "-o", "remount,bind,ro", str(landing)], check=True)
     with pytest.raises(OSError):
         (landing / "probe").write_text("x")
-    result = _run(root, "--job", "ingest_new_files")
+    result = run_cli(root, "--job", "ingest_new_files")
     assert result.returncode == 0, result.stderr[-3000:]
     total_files = sum(1 for p in landing.rglob("*") if p.is_file())
     assert _count(root / "warehouse.duckdb", "select count(*) from raw.file_ledger") == total_files
