@@ -55,10 +55,10 @@ def _run_and_kill_at(root: Path, marker: str) -> str:
 
 
 def _wait_until_gone(group: int, timeout: float = 60) -> None:
-    """Wait until no live process of the process group is left. Why: SIGKILL reaches the run's
-    children (its step processes, dbt) when it is sent, but each dies in its own time, one busy
-    in the kernel (writing the warehouse) last; until it has, its lock on the warehouse holds and
-    opening the file fails (seen once: "Could not set lock on file ... Conflicting lock")."""
+    """Wait until no live process of the process group is left. Why: SIGKILL reaches the run and
+    its dbt child when it is sent, but each dies in its own time, one busy in the kernel (writing
+    the warehouse) last; until it has, its lock on the warehouse holds and opening the file fails
+    (seen once: "Could not set lock on file ... Conflicting lock")."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         alive = []
