@@ -43,10 +43,7 @@ def spans(warehouse: Path) -> list[tuple]:
 
 
 def build(warehouse: Path, work: Path, *args: str, seeds: bool = False) -> None:
-    if seeds:
-        build_staging(warehouse, work)
-    else:
-        run_dbt(warehouse, work, "build", "--select", "staging")
+    build_staging(warehouse, work, seeds=seeds)
     run_dbt(warehouse, work, "run", "--select", MODEL, *args)
 
 

@@ -96,30 +96,25 @@ def _count(warehouse: Path, sql: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def world(small_world) -> Path:
-    """The session's small world (conftest.py): its landing files are what every test here delivers."""
-    return small_world
-
-
-@pytest.fixture(scope="module")
 def clean(small_world) -> dict:
-    """The fingerprints of that world built clean, in one run of the CLI."""
+    """The fingerprints of the session's small world (conftest.py) built clean, in one run of the
+    CLI; its landing files are what every test here delivers."""
     prints = fingerprints(small_world / "warehouse.duckdb")
     assert len(prints) > 50 and prints["\"marts\".\"dim_customer\""][0] > 0
     return prints
 
 
-def _fresh_copy(world: Path, tmp_path: Path) -> Path:
+def _fresh_copy(small_world: Path, tmp_path: Path) -> Path:
     root = tmp_path / "w"
-    shutil.copytree(world / "landing", root / "landing")
+    shutil.copytree(small_world / "landing", root / "landing")
     return root
 
 
-def test_kills_during_ingestion_and_during_the_dbt_build_then_a_rerun_equals_a_clean_run(world, clean, tmp_path):
+def test_kills_during_ingestion_and_during_the_dbt_build_then_a_rerun_equals_a_clean_run(small_world, clean, tmp_path):
     """Two crashes in a row, then a run that completes: one chain, so the suite pays for one
     completed run rather than two (each ~80 s); each kill still hits a warehouse in the state a
     crash at that point leaves (the second run's dbt build is the warehouse's first)."""
-    root = _fresh_copy(world, tmp_path)
+    root = _fresh_copy(small_world, tmp_path)
     _run_and_kill_at(root, r"file\(s\) loaded")  # the first entity committed, the others not yet
     warehouse = root / "warehouse.duckdb"
     total_files = sum(1 for p in (root / "landing").rglob("*") if p.is_file())
@@ -169,9 +164,9 @@ def _summary(result: subprocess.CompletedProcess) -> str:
     return result.stderr[result.stderr.index("Run FAILED"):]
 
 
-def test_disk_full_gives_a_clear_message(world, tmp_path, mount_point):
+def test_disk_full_gives_a_clear_message(small_world, tmp_path, mount_point):
     disk = mount_point("-t", "tmpfs", "-o", "size=2m", "tmpfs", target=tmp_path / "tiny")
-    root = _fresh_copy(world, tmp_path)
+    root = _fresh_copy(small_world, tmp_path)
     result = run_cli(root, "--job", "ingest_new_files", CRM_CIF_WAREHOUSE=str(disk / "warehouse.duckdb"))
     assert result.returncode == 1
     summary = _summary(result)
@@ -180,10 +175,10 @@ def test_disk_full_gives_a_clear_message(world, tmp_path, mount_point):
     assert "Traceback" not in summary
 
 
-def test_read_only_landing_folder_loads_everything(world, tmp_path, mount_point):
+def test_read_only_landing_folder_loads_everything(small_world, tmp_path, mount_point):
     """Ingestion only reads the landing folder: a read-only one loads like any other."""
     root = tmp_path / "w"
-    writable = _fresh_copy(world, tmp_path / "src") / "landing"
+    writable = _fresh_copy(small_world, tmp_path / "src") / "landing"
     landing = mount_point("--bind", str(writable), target=root / "landing")
     subprocess.run(["mount", "-o", "remount,bind,ro", str(landing)], check=True)
     with pytest.raises(OSError):

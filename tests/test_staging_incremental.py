@@ -100,13 +100,6 @@ def table_type(warehouse: Path, model: str) -> str:
                            "where table_schema = 'staging' and table_name = ?", [model]).fetchall()[0][0]
 
 
-def build(warehouse: Path, work: Path, *extra: str, seeds: bool = False) -> None:
-    if seeds:
-        build_staging(warehouse, work, *extra)
-    else:
-        run_dbt(warehouse, work, "build", "--select", "staging", *extra)
-
-
 @pytest.fixture(scope="module")
 def staged_incrementally(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("incremental")
@@ -114,10 +107,10 @@ def staged_incrementally(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     with duckdb.connect(str(warehouse)) as con:
         create_raw_tables(con)
         load_first_batches(con)
-    build(warehouse, work, seeds=True)
+    build_staging(warehouse, work)
     with duckdb.connect(str(warehouse)) as con:
         load_second_batches(con)
-    build(warehouse, work)
+    build_staging(warehouse, work, seeds=False)
     compiled = work / "target" / "compiled" / "crm_cif" / "models" / "staging" / "billing" / f"{TXN}.sql"
     assert "accepted_before" in compiled.read_text(), "the second build must be incremental"
     quarantine_sql = (work / "target" / "compiled" / "crm_cif" / "models" / "staging" / "stg_quarantine.sql").read_text()
@@ -148,8 +141,8 @@ def test_incremental_run_equals_full_refresh(staged_incrementally: tuple[Path, P
             con.execute(f"create table raw.{table} as select * from incremental.raw.{table}")
         con.execute("detach incremental")
         create_raw_tables(con)  # the other (empty) raw tables
-    build(rebuilt, work, seeds=True)
-    build(rebuilt, work, "--full-refresh")
+    build_staging(rebuilt, work)
+    build_staging(rebuilt, work, "--full-refresh", seeds=False)
     for model in (TXN, SCHEMES):
         assert statuses(rebuilt, model) == statuses(warehouse, model) == EXPECTED[model]
     # the quarantine, appended to batch by batch, holds exactly the rows a full rebuild gives
@@ -163,7 +156,7 @@ def test_incremental_run_equals_full_refresh(staged_incrementally: tuple[Path, P
 
 def test_a_run_without_new_batches_stages_nothing(staged_incrementally: tuple[Path, Path]) -> None:
     warehouse, work = staged_incrementally
-    build(warehouse, work)
+    build_staging(warehouse, work, seeds=False)
     assert statuses(warehouse, TXN) == EXPECTED[TXN]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         quarantined = con.execute("select source_entity, batch_id, row_number, reason_codes from staging.stg_quarantine "
